@@ -1,0 +1,37 @@
+# Two commands set up a fresh machine: `make demo` and `make test`. Both build .venv via `make install`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ALT := $(BIN)/alternators
+STAMP := $(VENV)/.installed
+# torch is pinned to the local CPU build first, so that resolving the package's own
+# `torch>=2.2` never pulls a newer multi-GB CUDA wheel.
+TORCH_PIN := torch==2.13.0
+RUN := runs/pinwheel
+
+.PHONY: install demo test lint bench-quality bench-speed pretrained clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet -e '.[dev]' $(TORCH_PIN)
+	touch $(STAMP)
+
+demo: install
+	$(ALT) train pinwheel --out $(RUN) --overwrite
+	$(ALT) sample --checkpoint $(RUN)/model.pt -n 5000 --seed 1 -o $(RUN)/samples.csv
+	$(ALT) evaluate --samples $(RUN)/samples.csv --reference pinwheel --plot $(RUN)/samples.png \
+		| tee $(RUN)/evaluation.txt
+	$(ALT) animate --checkpoint $(RUN)/model.pt -o $(RUN)/cycle.gif
+	@echo "demo done: see $(RUN)/ (model.pt, samples.csv, samples.png, evaluation.txt, cycle.gif)"
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

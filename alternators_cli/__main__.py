@@ -1,0 +1,3 @@
+from alternators_cli.cli import main
+
+main()

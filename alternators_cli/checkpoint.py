@@ -1,0 +1,193 @@
+"""Self-describing checkpoints: settings, data description, normalisation, held-out data,
+training state, format and package versions. Loaded with `weights_only=True` only."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from alternators_cli import __version__
+from alternators_cli.engine import Normalizer, Trainer
+from alternators_cli.errors import BadInput
+from alternators_cli.model import Alternator, parameter_counts
+from alternators_cli.settings import ModelConfig, format_validation_error
+
+FORMAT = "alternators-checkpoint"
+FORMAT_VERSION = 1
+PRETRAINED_PREFIX = "pretrained:"
+REQUIRED_KEYS = (
+    "format", "format_version", "package_version", "kind", "settings", "data",
+    "normalizer", "state", "epoch", "history",
+)
+
+
+@dataclass
+class Checkpoint:
+    """What `sample`, `evaluate`, `animate` and `info` rebuild from a checkpoint file."""
+
+    path: str
+    payload: dict
+    model: Alternator
+    normalizer: Normalizer
+
+    @property
+    def data(self) -> dict:
+        return self.payload["data"]
+
+    @property
+    def settings(self) -> dict:
+        return self.payload["settings"]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.data["columns"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.data["dim"])
+
+    @property
+    def heldout(self) -> np.ndarray | None:
+        h = self.payload.get("heldout")
+        return None if h is None else h.numpy()
+
+    def describe(self) -> dict:
+        history = self.payload["history"]
+        return {
+            "path": self.path,
+            "kind": self.payload["kind"],
+            "format_version": self.payload["format_version"],
+            "package_version": self.payload["package_version"],
+            "created": self.payload.get("created"),
+            "data": {
+                k: self.data[k] for k in ("name", "builtin", "dim", "columns", "rows")
+                if k in self.data
+            },
+            "heldout_rows": 0 if self.heldout is None else len(self.heldout),
+            "settings": self.settings,
+            "parameters": parameter_counts(self.model),
+            "epochs_trained": int(self.payload["epoch"]),
+            "final_loss": history[-1] if history else None,
+            "train_seconds": self.payload.get("train_seconds"),
+        }
+
+
+def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: float) -> dict:
+    data = trainer.data
+    rows = None if data.builtin else int(len(data.train) + (0 if heldout is None else len(heldout)))
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "kind": "distribution",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": trainer.settings.model_dump(mode="json"),
+        "data": {
+            "name": data.name,
+            "builtin": data.builtin,
+            "dim": data.dim,
+            "columns": list(data.columns),
+            "rows": rows,
+        },
+        "normalizer": trainer.normalizer.to_state(),
+        "heldout": None if heldout is None else torch.from_numpy(heldout.astype(np.float32)),
+        "state": _to_cpu(trainer.state_dict()),
+        "epoch": trainer.epoch,
+        "history": list(trainer.history),
+        "train_seconds": float(train_seconds),
+    }
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj
+
+
+def save(payload: dict, f) -> None:
+    torch.save(payload, f)
+
+
+def resolve_path(spec: str) -> Path:
+    """A file path, or `pretrained:NAME` for a checkpoint shipped inside the package."""
+    if spec.startswith(PRETRAINED_PREFIX):
+        name = spec[len(PRETRAINED_PREFIX):]
+        path = Path(str(resources.files("alternators_cli") / "pretrained" / f"{name}.pt"))
+        if not path.exists():
+            have = ", ".join(pretrained_names()) or "none"
+            raise BadInput(f"no pretrained checkpoint {name!r} (available: {have})")
+        return path
+    return Path(spec)
+
+
+def pretrained_names() -> list[str]:
+    folder = Path(str(resources.files("alternators_cli") / "pretrained"))
+    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def load(spec: str, device: torch.device | str = "cpu") -> Checkpoint:
+    """Load and validate a checkpoint; never runs code from the file."""
+    path = resolve_path(spec)
+    if not path.exists():
+        raise BadInput(f"checkpoint not found: {spec}")
+    if path.is_dir():
+        hint = " (did you mean its model.pt?)" if (path / "model.pt").exists() else ""
+        raise BadInput(f"checkpoint {spec} is a directory{hint}")
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise BadInput(f"checkpoint is not readable: {spec}") from None
+    if not raw:
+        raise BadInput(f"checkpoint {spec} is empty (0 bytes)")
+    try:
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise BadInput(
+            f"checkpoint {spec} holds Python objects that could run code; refused to load it"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+        raise BadInput(f"checkpoint {spec} is truncated or not a PyTorch file") from None
+    return from_payload(payload, str(spec), device)
+
+
+def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Checkpoint:
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise BadInput(f"{name} is not an alternators checkpoint (foreign .pt file)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise BadInput(
+            f"{name} has checkpoint format {version!r}, newer than this alternators "
+            f"{__version__} reads ({FORMAT_VERSION}); upgrade alternators"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise BadInput(f"{name} is missing {', '.join(missing)}: damaged checkpoint")
+    try:
+        settings = payload["settings"]
+        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields})
+        dim = int(payload["data"]["dim"])
+        normalizer = Normalizer.from_state(payload["normalizer"])
+        model = Alternator(dim, config)
+        model.load_state_dict(payload["state"]["model"])
+    except ValidationError as err:
+        raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None
+    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0][:200]
+        raise BadInput(f"{name} does not match its own settings: {detail}") from None
+    if normalizer.mean.shape != (dim,) or normalizer.scale.shape != (dim,):
+        raise BadInput(f"{name} has a normaliser of the wrong shape")
+    model.to(device).eval()
+    return Checkpoint(name, payload, model, normalizer)

@@ -1,0 +1,791 @@
+"""The `alternators` command line: parse options, build validated settings, call the
+engine, print. Data goes to stdout, logs and progress to stderr. Exit status: 0 success,
+2 bad usage or bad input, 1 other failure, 130/143 interrupted (after saving)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from alternators_cli import __version__
+from alternators_cli.errors import BadInput, RunFailure
+
+app = typer.Typer(
+    name="alternators",
+    help=(
+        "Train, sample, evaluate and animate alternators: an OPN maps a latent to an "
+        "observation, an STN maps the observation back to the next latent, over a short "
+        "cycle of steps.\n\n"
+        "Quick start:  alternators train pinwheel && "
+        "alternators sample --checkpoint runs/pinwheel/model.pt -n 1000 > samples.csv"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(str, Enum):
+    csv = "csv"
+    npy = "npy"
+
+
+class ObjectiveChoice(str, Enum):
+    energy = "energy"
+    mse = "mse"
+
+
+# ---- errors and exit codes -----------------------------------------------------------
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True) if err.is_terminal else print(
+        f"error: {message}", file=sys.stderr
+    )
+    return typer.Exit(code)
+
+
+def handle_errors(fn):
+    """Turn our exceptions into one line on stderr and the contract's exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BadInput as exc:
+            raise fail(str(exc), 2) from None
+        except RunFailure as exc:
+            raise fail(str(exc), 1) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # the last line of defence: no traceback for users
+            if os.environ.get("ALTERNATORS_DEBUG"):
+                raise
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise fail(
+                f"unexpected {type(exc).__name__}: {detail} (set ALTERNATORS_DEBUG=1 for a traceback)",
+                1,
+            ) from None
+
+    return wrapper
+
+
+def _silence_stdout() -> None:
+    # The reader went away (e.g. `| head`): send the rest to /dev/null so that Python's
+    # final flush at exit does not raise again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        import torch
+
+        print(f"alternators {__version__} (torch {torch.__version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Alternators: few-step generative models with two networks taking turns."""
+
+
+# ---- shared helpers -------------------------------------------------------------------
+
+
+def stdout_bytes():
+    return sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+
+
+def is_stdout(path: str | None) -> bool:
+    return path is None or path == "-"
+
+
+def open_output(path: str | None, binary_format: bool):
+    """A context manager for the command's data output: stdout, or an atomic file."""
+    import contextlib
+
+    from alternators_cli.files import atomic_open, check_writable_target
+
+    if is_stdout(path):
+        if binary_format and sys.stdout.isatty():
+            raise BadInput("refusing to write binary .npy to a terminal: use -o FILE or a pipe")
+
+        @contextlib.contextmanager
+        def to_stdout():
+            out = stdout_bytes()
+            yield out
+            out.flush()
+
+        return to_stdout()
+    target = Path(path)
+    check_writable_target(target)
+    return atomic_open(target)
+
+
+def device_for(spec: str):
+    import re
+
+    from alternators_cli.engine import resolve_device
+    from alternators_cli.settings import DEVICE_PATTERN
+
+    if not re.match(DEVICE_PATTERN, spec):
+        raise BadInput(f"--device: expected auto, cpu, cuda, cuda:N or mps (got {spec!r})")
+    return resolve_device(spec)
+
+
+def load_checkpoint(spec: str, device: str = "cpu"):
+    from alternators_cli import checkpoint
+
+    return checkpoint.load(spec, device_for(device))
+
+
+CheckpointOpt = Annotated[
+    str,
+    typer.Option(
+        "--checkpoint", "-c",
+        help="Checkpoint file (a run's model.pt) or pretrained:NAME.",
+        show_default=False,
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+]
+
+
+# ---- datasets and data ----------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def datasets(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the built-in data sets.
+
+    Example: alternators datasets --json
+    """
+    from alternators_cli.checkpoint import pretrained_names
+    from alternators_cli.data import BUILTINS
+
+    pretrained = set(pretrained_names())
+    rows = [
+        {"name": s.name, "kind": s.kind, "dim": s.dim, "description": s.description,
+         "pretrained": s.name in pretrained}
+        for s in BUILTINS.values()
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = RichTable(title="built-in data sets")
+    for col in ("name", "kind", "dim", "description", "pretrained"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["kind"], str(r["dim"]), r["description"],
+                      "yes" if r["pretrained"] else "")
+    Console().print(table)
+
+
+@app.command()
+@handle_errors
+def data(
+    name: Annotated[str, typer.Argument(help="A built-in data set (see `alternators datasets`).")],
+    n: Annotated[int, typer.Option("-n", "--num", min=1, help="Number of points.")] = 10_000,
+    seed: SeedOpt = 0,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.csv,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Output file, or - for stdout.")
+    ] = None,
+) -> None:
+    """Draw points from a built-in data set.
+
+    Example: alternators data pinwheel -n 5000 --seed 1 -o pinwheel.csv
+    """
+    from alternators_cli import output as enc
+    from alternators_cli.data import default_columns, draw_builtin
+
+    points = draw_builtin(name, n, seed)
+    with open_output(output, fmt is Format.npy) as out:
+        if fmt is Format.npy:
+            out.write(enc.npy_bytes(points))
+        else:
+            out.write(enc.csv_header(default_columns(points.shape[1])))
+            out.write(enc.csv_rows(points))
+
+
+# ---- train ----------------------------------------------------------------------------
+
+
+def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
+    """(TrainingData, held-out array or None) for a built-in name, a file, or `-`."""
+    from alternators_cli.data import (
+        BUILTINS,
+        check_distribution_table,
+        looks_like_file,
+        read_table,
+        unknown_dataset_message,
+    )
+    from alternators_cli.engine import TrainingData, split_table
+
+    if spec in BUILTINS:
+        info = BUILTINS[spec]
+        return TrainingData(spec, info.dim, [f"x{i}" for i in range(info.dim)], True), None
+    if not looks_like_file(spec) and not Path(spec).exists():
+        raise BadInput(unknown_dataset_message(spec))
+    table = read_table(spec, sys.stdin.buffer if spec == "-" else None)
+    values = check_distribution_table(table, min_rows=2)
+    train_part, heldout = split_table(values, settings.heldout, settings.seed)
+    name = "stdin" if spec == "-" else Path(spec).stem
+    return (
+        TrainingData(name, values.shape[1], table.columns, False, train_part, heldout),
+        heldout if len(heldout) else None,
+    )
+
+
+class Progress:
+    """Rich progress bar on a terminal, plain periodic lines otherwise (both on stderr)."""
+
+    def __init__(self, epochs: int, start_epoch: int):
+        self.epochs = epochs
+        self.start = time.perf_counter()
+        self.start_epoch = start_epoch
+        self.last_print = 0.0
+        self.bar = None
+        if err.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(
+                TextColumn("epoch"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=err, transient=False,
+            )
+            self.task = self.bar.add_task(
+                "train", total=epochs, completed=start_epoch, loss="-", speed=""
+            )
+            self.bar.start()
+
+    def __call__(self, report) -> None:
+        speed = f"{report.points_per_second / 1e3:.0f}k pt·steps/s"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=report.epoch, loss=f"{report.loss:.4f}",
+                            speed=speed)
+            return
+        now = time.perf_counter()
+        every = max(1, self.epochs // 20)
+        if report.epoch % every == 0 or report.epoch == self.epochs or now - self.last_print > 30:
+            self.last_print = now
+            elapsed = now - self.start
+            done = report.epoch - self.start_epoch
+            eta = elapsed / max(done, 1) * (self.epochs - report.epoch)
+            print(
+                f"epoch {report.epoch}/{self.epochs}  loss {report.loss:.4f}  {speed}  "
+                f"elapsed {elapsed:.0f}s  eta {eta:.0f}s",
+                file=sys.stderr, flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class StopSignals:
+    """Ctrl-C / SIGTERM ask training to stop after the current epoch, then save."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread (e.g. some test runners)
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.received is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.received = signum
+        print("\nstopping after this epoch to save a checkpoint (again to abort)...",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def run_dir_is_busy(out: Path) -> bool:
+    return out.exists() and (not out.is_dir() or any(out.iterdir()))
+
+
+@app.command()
+@handle_errors
+def train(
+    data_spec: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="A built-in data set name, a .csv / .npy file, or - for CSV on stdin.",
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory [default: runs/<data name>].")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.", show_default="150")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Steps T of the cycle.", show_default="15")
+    ] = None,
+    latent_dim: Annotated[
+        int | None, typer.Option(help="Latent size Dz.", show_default="20")
+    ] = None,
+    hidden: Annotated[int | None, typer.Option(help="Hidden width of OPN and STN.")] = None,
+    layers: Annotated[int | None, typer.Option(help="Hidden layers per network.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.", show_default="1000")] = None,
+    epoch_size: Annotated[
+        int | None, typer.Option(help="Points per epoch for built-in sets (fresh each epoch).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (Adam).")] = None,
+    noise_max: Annotated[float | None, typer.Option(help="sigma_x at the first step.")] = None,
+    noise_min: Annotated[float | None, typer.Option(help="sigma_x at the last step.")] = None,
+    alpha: Annotated[float | None, typer.Option(help="STN mixing weight alpha.")] = None,
+    sigma_z_scale: Annotated[
+        float | None, typer.Option(help="sigma_z = sigma_z_scale * sigma_x.")
+    ] = None,
+    objective: Annotated[
+        ObjectiveChoice | None, typer.Option(help="OPN objective: energy score or mse.")
+    ] = None,
+    ema: Annotated[float | None, typer.Option(help="EMA decay of the weights (0 = off).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", show_default="auto")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file of settings (flags win).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Allow writing into a non-empty run directory.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(min=0, help="Save a checkpoint every N epochs (0 = only at the end).")
+    ] = 25,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the final evaluation as JSON.")
+    ] = False,
+) -> None:
+    """Train an alternator on a distribution and write a run directory.
+
+    Writes model.pt, settings.json, metrics.csv and loss.png into --out, then prints the
+    evaluation of a fresh sample against held-out data.
+
+    Example: alternators train pinwheel --epochs 50 --out runs/pw
+    """
+    from alternators_cli.settings import load_train_settings
+
+    flags = {
+        "epochs": epochs, "steps": steps, "latent_dim": latent_dim, "hidden": hidden,
+        "layers": layers, "batch_size": batch_size, "epoch_size": epoch_size, "lr": lr,
+        "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
+        "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
+        "ema": ema, "seed": seed, "device": device,
+    }
+    settings = load_train_settings(flags, config)
+    training_data, heldout = resolve_training_data(data_spec, settings)
+    run_dir = out if out is not None else Path("runs") / training_data.name
+    if run_dir_is_busy(run_dir) and not overwrite:
+        raise BadInput(
+            f"run directory {run_dir} is not empty: pass --overwrite, or choose another --out"
+        )
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInput(f"--out {run_dir} is a file, not a directory")
+    torch_device = device_for(settings.device)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    if not os.access(run_dir, os.W_OK):
+        raise BadInput(f"run directory {run_dir} is not writable")
+    run_training(
+        settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json
+    )
+
+
+def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,
+                 as_json: bool) -> None:
+    import torch
+
+    from alternators_cli import checkpoint
+    from alternators_cli.engine import Trainer
+    from alternators_cli.files import atomic_write_bytes, atomic_write_with
+    from alternators_cli.plots import loss_png
+
+    torch.manual_seed(settings.seed)
+    trainer = Trainer(settings, training_data, device)
+    model_path = run_dir / "model.pt"
+    print(
+        f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
+        f"epochs on {device}; writing {run_dir}/",
+        file=sys.stderr, flush=True,
+    )
+    started = time.perf_counter()
+
+    def save() -> None:
+        payload = checkpoint.build_payload(trainer, heldout, time.perf_counter() - started)
+        atomic_write_with(model_path, lambda f: checkpoint.save(payload, f))
+
+    progress = Progress(settings.epochs, trainer.epoch)
+    with StopSignals() as signals:
+
+        def on_epoch(report) -> bool:
+            progress(report)
+            if checkpoint_every and report.epoch % checkpoint_every == 0:
+                save()
+            return signals.received is None
+
+        try:
+            trainer.run(on_epoch)
+        except RunFailure:
+            progress.close()
+            if model_path.exists():
+                print(f"kept the last good checkpoint: {model_path}", file=sys.stderr)
+            raise
+        finally:
+            progress.close()
+        save()
+        write_run_files(trainer, run_dir, atomic_write_bytes, loss_png)
+        if signals.received is not None:
+            code = 128 + int(signals.received)
+            print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {model_path}",
+                  file=sys.stderr)
+            raise typer.Exit(code)
+    elapsed = time.perf_counter() - started
+    print(f"trained {trainer.epoch} epochs in {elapsed:.1f}s; checkpoint: {model_path}",
+          file=sys.stderr, flush=True)
+    final_evaluation(model_path, as_json)
+
+
+def write_run_files(trainer, run_dir: Path, atomic_write_bytes, loss_png) -> None:
+    settings_json = json.dumps(trainer.settings.model_dump(mode="json"), indent=2) + "\n"
+    atomic_write_bytes(run_dir / "settings.json", settings_json.encode())
+    lines = ["epoch,loss"] + [f"{i + 1},{v:.6g}" for i, v in enumerate(trainer.history)]
+    atomic_write_bytes(run_dir / "metrics.csv", ("\n".join(lines) + "\n").encode())
+    atomic_write_bytes(run_dir / "loss.png", loss_png(trainer.history))
+
+
+def final_evaluation(model_path: Path, as_json: bool) -> None:
+    ckpt = load_checkpoint(str(model_path))
+    reference = default_reference(ckpt)
+    if reference is None:
+        print("no held-out data to evaluate against (use --heldout > 0)", file=sys.stderr)
+        return
+    from alternators_cli import engine, evaluation
+
+    n = 5000 if reference.max_n() is None else min(5000, reference.max_n())
+    samples = engine.sample(ckpt.model, ckpt.normalizer, n, seed=12345)
+    result = evaluation.report(samples, reference, n, seed=0)
+    print_report(result, as_json, source=f"{n} fresh samples")
+
+
+# ---- sample ---------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def sample(
+    checkpoint_spec: CheckpointOpt,
+    n: Annotated[int, typer.Option("-n", "--num", min=1, help="Number of points.")] = 10_000,
+    seed: SeedOpt = 0,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.csv,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Output file, or - for stdout.")
+    ] = None,
+    all_steps: Annotated[
+        bool,
+        typer.Option("--all-steps", help="Emit every step x_1..x_T (npy [T, n, D]; CSV: step column)."),
+    ] = False,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Draw samples from a trained alternator (CSV with a header on stdout by default).
+
+    Same checkpoint and --seed give byte-identical output on the same machine.
+
+    Example: alternators sample -c runs/pinwheel/model.pt -n 2000 --seed 1 > samples.csv
+    """
+    from alternators_cli import engine
+    from alternators_cli import output as enc
+
+    ckpt = load_checkpoint(checkpoint_spec, device)
+    dim, T = ckpt.dim, ckpt.model.steps
+    with open_output(output, fmt is Format.npy) as out:
+        if all_steps:
+            frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
+            if fmt is Format.npy:
+                out.write(enc.npy_bytes(frames))
+            else:
+                out.write(enc.csv_header(ckpt.columns, with_step=True))
+                for t in range(T):
+                    out.write(enc.csv_rows(frames[t], step=t + 1))
+            return
+        if fmt is Format.npy:
+            out.write(enc.npy_header((n, dim)))
+        else:
+            out.write(enc.csv_header(ckpt.columns))
+        for chunk in engine.sample_chunks(ckpt.model, ckpt.normalizer, n, seed):
+            points = chunk.cpu().numpy()
+            out.write(points.astype("<f4").tobytes() if fmt is Format.npy else enc.csv_rows(points))
+
+
+# ---- evaluate -------------------------------------------------------------------------
+
+
+def default_reference(ckpt):
+    from alternators_cli.evaluation import Reference
+
+    if ckpt.data.get("builtin"):
+        return Reference(ckpt.data["name"], True)
+    heldout = ckpt.heldout
+    if heldout is None or len(heldout) < 4:
+        return None
+    return Reference(f"held-out part of {ckpt.data['name']}", False, heldout)
+
+
+def reference_from_spec(spec: str):
+    from alternators_cli.data import (
+        BUILTINS,
+        check_distribution_table,
+        looks_like_file,
+        read_table,
+        unknown_dataset_message,
+    )
+    from alternators_cli.evaluation import Reference
+
+    if spec in BUILTINS:
+        return Reference(spec, True)
+    if not looks_like_file(spec) and not Path(spec).exists():
+        raise BadInput(unknown_dataset_message(spec))
+    if spec == "-":
+        raise BadInput("--reference - is not supported: standard input is for --samples")
+    table = read_table(spec)
+    return Reference(Path(spec).name, False, check_distribution_table(table, min_rows=4))
+
+
+def print_report(result: dict, as_json: bool, source: str) -> None:
+    from alternators_cli.metrics import METRICS
+
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = RichTable(title=f"{source} vs {result['reference']} (n = {result['n']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("floor", justify="right")
+    table.add_column("ratio", justify="right")
+    labels = {"energy_distance": "energy distance", "mmd": "MMD^2", "sliced_w2": "sliced W2"}
+    for key in METRICS:
+        r = result[key]
+        table.add_row(labels[key], f"{r['value']:.5g}", f"{r['floor']:.5g}", f"{r['ratio']:.2f}")
+    Console(width=100).print(table)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    checkpoint_spec: Annotated[
+        str | None,
+        typer.Option("--checkpoint", "-c", help="Evaluate fresh samples of this checkpoint."),
+    ] = None,
+    samples_spec: Annotated[
+        str | None,
+        typer.Option("--samples", help="Evaluate samples from a .csv/.npy file, or - for stdin."),
+    ] = None,
+    reference_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", help="Built-in set name or file [default: the checkpoint's data]."
+        ),
+    ] = None,
+    n: Annotated[int, typer.Option("-n", "--num", min=2, help="Points compared.")] = 5000,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG of samples beside the reference.")
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score samples against a reference: energy distance, MMD^2 and sliced W2, each with
+    its floor (the same metric between two reference draws) and the ratio.
+
+    Example: alternators sample -c runs/pinwheel/model.pt | alternators evaluate --samples - --reference pinwheel
+    """
+    from alternators_cli import engine, evaluation
+    from alternators_cli.data import check_distribution_table, draw_builtin, read_table
+    from alternators_cli.files import atomic_write_bytes, check_writable_target
+    from alternators_cli.plots import samples_vs_reference_png
+
+    if (checkpoint_spec is None) == (samples_spec is None):
+        raise BadInput("give exactly one of --checkpoint or --samples")
+    if plot is not None:
+        check_writable_target(plot)
+    ckpt = load_checkpoint(checkpoint_spec, device) if checkpoint_spec else None
+    if reference_spec is not None:
+        reference = reference_from_spec(reference_spec)
+    elif ckpt is not None:
+        reference = default_reference(ckpt)
+        if reference is None:
+            raise BadInput("the checkpoint keeps no held-out data: give --reference")
+    else:
+        raise BadInput("--samples needs --reference (a built-in set name or a file)")
+    if ckpt is not None:
+        if ckpt.dim != reference.dim:
+            raise BadInput(
+                f"checkpoint makes {ckpt.dim}-D points but the reference has {reference.dim} columns"
+            )
+        cap = reference.max_n()
+        count = n if cap is None else min(n, cap)
+        points = engine.sample(ckpt.model, ckpt.normalizer, count, seed)
+        source, columns = f"{count} samples of {checkpoint_spec}", ckpt.columns
+    else:
+        table = read_table(samples_spec, sys.stdin.buffer if samples_spec == "-" else None)
+        points = check_distribution_table(table, min_rows=2)
+        source = "stdin samples" if samples_spec == "-" else f"samples {samples_spec}"
+        columns = table.columns
+    result = evaluation.report(points, reference, n, seed)
+    print_report(result, as_json, source)
+    if plot is not None:
+        ref_points = (
+            draw_builtin(reference.name, result["n"], seed + 1)
+            if reference.builtin else reference.points
+        )
+        png = samples_vs_reference_png(points, ref_points, columns, title=source)
+        atomic_write_bytes(plot, png)
+        print(f"plot written to {plot}", file=sys.stderr)
+
+
+# ---- animate --------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def animate(
+    checkpoint_spec: CheckpointOpt,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="GIF file to write, or - for stdout.")
+    ] = "cycle.gif",
+    n: Annotated[int, typer.Option("-n", "--num", min=1, help="Points per frame.")] = 5000,
+    fps: Annotated[float, typer.Option(min=0.1, max=100, help="Frames per second.")] = 4.0,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Animate the generative cycle: one frame per step, generated points beside the data.
+
+    The sampler runs once (all steps kept); frames are drawn from that single run.
+
+    Example: alternators animate -c runs/pinwheel/model.pt -o pinwheel.gif
+    """
+    from alternators_cli import engine
+    from alternators_cli.data import draw_builtin
+    from alternators_cli.plots import cycle_frames, encode_gif
+
+    ckpt = load_checkpoint(checkpoint_spec, device)
+    if not is_stdout(output) and not output.lower().endswith(".gif"):
+        raise BadInput(f"-o {output}: animate writes a GIF; give a file name ending in .gif")
+    with open_output(output, binary_format=True) as out:
+        frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
+        reference = default_reference(ckpt)
+        if reference is not None and reference.builtin:
+            data_points = draw_builtin(reference.name, n, seed + 1)
+        elif reference is not None:
+            data_points = reference.points[:n]
+        else:
+            data_points = frames[-1]
+        sigma_x = ckpt.model.sigma_x.tolist()
+        images = cycle_frames(frames, data_points, sigma_x, ckpt.data["name"], ckpt.columns)
+        out.write(encode_gif(images, fps, hold_last=max(1, int(fps))))
+    if not is_stdout(output):
+        print(f"wrote {len(images)} frames to {output}", file=sys.stderr)
+
+
+# ---- info -----------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def info(
+    checkpoint_spec: CheckpointOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what a checkpoint holds: data, settings, parameters, training, versions.
+
+    Example: alternators info -c runs/pinwheel/model.pt --json
+    """
+    ckpt = load_checkpoint(checkpoint_spec)
+    d = ckpt.describe()
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return
+    table = RichTable(title=f"checkpoint {d['path']}", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    data_desc = f"{d['data']['name']} ({'built-in' if d['data']['builtin'] else 'file'}, " \
+        f"{d['data']['dim']}-D, columns {', '.join(d['data']['columns'][:8])})"
+    table.add_row("data", data_desc)
+    table.add_row("held-out rows", str(d["heldout_rows"]))
+    table.add_row("parameters", f"{d['parameters']['total']:,} (OPN {d['parameters']['opn']:,}, "
+                                f"STN {d['parameters']['stn']:,})")
+    table.add_row("epochs trained", str(d["epochs_trained"]))
+    table.add_row("final loss", "-" if d["final_loss"] is None else f"{d['final_loss']:.5g}")
+    if d.get("train_seconds") is not None:
+        table.add_row("training time", f"{d['train_seconds']:.1f}s")
+    table.add_row("versions", f"alternators {d['package_version']}, format {d['format_version']}")
+    for key, value in d["settings"].items():
+        table.add_row(f"  {key}", str(value))
+    Console(width=100).print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Data: the built-in 2-D distributions (SPEC section 4) and users' CSV / .npy tables.
+
+Pure functions: they take bytes or paths and return arrays; they never print.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from alternators_cli.errors import BadInput
+
+MAX_COLUMNS = 100_000
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def eight_gaussians(n: int, rng: np.random.Generator) -> np.ndarray:
+    """8 centres at radius 4 on angles k*pi/4, each + N(0, 0.5^2 I), all divided by 1.414."""
+    angles = rng.integers(0, 8, size=n) * (np.pi / 4)
+    centres = 4.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (n, 2)
+    return (centres + 0.5 * rng.standard_normal((n, 2))) / 1.414
+
+
+def pinwheel(n: int, rng: np.random.Generator) -> np.ndarray:
+    """5 arms; radial N(1, 0.3^2), tangential N(0, 0.1^2), rotated by arm*2pi/5 + 0.25*exp(r)."""
+    arms = 5
+    radial = 1.0 + 0.3 * rng.standard_normal(n)
+    tangential = 0.1 * rng.standard_normal(n)
+    arm = rng.integers(0, arms, size=n)
+    angle = arm * (2 * np.pi / arms) + 0.25 * np.exp(radial)
+    cos, sin = np.cos(angle), np.sin(angle)
+    x = radial * cos - tangential * sin
+    y = radial * sin + tangential * cos
+    return 2.0 * np.stack([x, y], axis=1)
+
+
+def two_spirals(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n = sqrt(U)*540*2pi/360; arm (-cos(n)n + U/2, sin(n)n + U/2) and its negation; /3 + N(0, .1^2)."""
+    half = n // 2
+    t = np.sqrt(rng.uniform(size=(half, 1))) * 540 * (2 * np.pi) / 360
+    d1x = -np.cos(t) * t + rng.uniform(size=(half, 1)) * 0.5
+    d1y = np.sin(t) * t + rng.uniform(size=(half, 1)) * 0.5
+    arm = np.hstack([d1x, d1y])
+    x = np.vstack([arm, -arm]) / 3
+    x = x + 0.1 * rng.standard_normal(x.shape)
+    if len(x) < n:  # odd n: one more point from the first arm
+        x = np.vstack([x, two_spirals(2, rng)[:1]])
+    return x[rng.permutation(n)]
+
+
+def checkerboard(n: int, rng: np.random.Generator) -> np.ndarray:
+    """x1 ~ U(-2, 2); x2 = U(0,1) - 2B + (floor(x1) mod 2), B ~ Bernoulli(.5); both scaled by 2."""
+    x1 = rng.uniform(size=n) * 4 - 2
+    x2 = rng.uniform(size=n) - rng.integers(0, 2, size=n) * 2.0
+    x2 = x2 + np.floor(x1) % 2
+    return np.stack([x1, x2], axis=1) * 2
+
+
+def moons(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Two interleaving half circles, noise 0.1, centred; scaled by 2."""
+    upper = rng.integers(0, 2, size=n).astype(bool)
+    theta = rng.uniform(0, np.pi, size=n)
+    x = np.where(upper, np.cos(theta), 1 - np.cos(theta))
+    y = np.where(upper, np.sin(theta), 0.5 - np.sin(theta))
+    pts = np.stack([x - 0.5, y - 0.25], axis=1) + 0.1 * rng.standard_normal((n, 2))
+    return 2.0 * pts
+
+
+def circles(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Two concentric circles (radii 1 and 0.5), noise 0.05; scaled by 3."""
+    outer = rng.integers(0, 2, size=n).astype(bool)
+    radius = np.where(outer, 1.0, 0.5)
+    theta = rng.uniform(0, 2 * np.pi, size=n)
+    pts = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return 3.0 * (pts + 0.05 * rng.standard_normal((n, 2)))
+
+
+def rings(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Four concentric rings (radii 1..4, scaled by 0.9), noise 0.08."""
+    radius = rng.integers(1, 5, size=n) * 0.9
+    theta = rng.uniform(0, 2 * np.pi, size=n)
+    pts = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return pts + 0.08 * rng.standard_normal((n, 2))
+
+
+def swissroll(n: int, rng: np.random.Generator) -> np.ndarray:
+    """The 2-D Swiss roll: t ~ 1.5pi(1 + 2U), (t cos t, t sin t) / 5 + N(0, 0.25^2) / 5... scaled."""
+    t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=n))
+    pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
+    pts = pts + 0.5 * rng.standard_normal((n, 2))
+    return pts / 3.0
+
+
+@dataclass(frozen=True)
+class BuiltinSet:
+    name: str
+    kind: str
+    dim: int
+    description: str
+    draw: Callable[[int, np.random.Generator], np.ndarray] = field(repr=False)
+
+
+BUILTINS: dict[str, BuiltinSet] = {
+    s.name: s
+    for s in [
+        BuiltinSet("pinwheel", "distribution", 2, "5-arm pinwheel", pinwheel),
+        BuiltinSet("checkerboard", "distribution", 2, "8-square checkerboard", checkerboard),
+        BuiltinSet("2spirals", "distribution", 2, "two interleaved spirals", two_spirals),
+        BuiltinSet("8gaussians", "distribution", 2, "8 Gaussians on a circle", eight_gaussians),
+        BuiltinSet("moons", "distribution", 2, "two interleaving half circles", moons),
+        BuiltinSet("circles", "distribution", 2, "two concentric circles", circles),
+        BuiltinSet("rings", "distribution", 2, "four concentric rings", rings),
+        BuiltinSet("swissroll", "distribution", 2, "2-D Swiss roll", swissroll),
+    ]
+}
+REQUIRED = ("pinwheel", "checkerboard", "2spirals", "8gaussians")
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTINS)
+
+
+def draw_builtin(name: str, n: int, seed: int | None) -> np.ndarray:
+    """`n` points of a built-in set as float32 `(n, D)`; same seed, same points."""
+    if name not in BUILTINS:
+        raise BadInput(unknown_dataset_message(name))
+    if n < 1:
+        raise BadInput(f"number of points must be at least 1 (got {n})")
+    return BUILTINS[name].draw(n, _rng(seed)).astype(np.float32)
+
+
+def unknown_dataset_message(name: str) -> str:
+    return (
+        f"unknown dataset {name!r}: use one of {', '.join(BUILTINS)}, "
+        "a .csv or .npy file, or - for CSV on standard input"
+    )
+
+
+@dataclass
+class Table:
+    """A numeric table read from a user's file: rows are points, columns are dimensions."""
+
+    values: np.ndarray  # (N, D) float64; NaN where a cell is missing
+    columns: list[str]
+    source: str
+
+
+def default_columns(d: int) -> list[str]:
+    return [f"x{i}" for i in range(d)]
+
+
+def looks_like_file(spec: str) -> bool:
+    return spec == "-" or spec.lower().endswith((".csv", ".npy", ".txt", ".tsv")) or "/" in spec
+
+
+def read_table(spec: str, stdin: io.BufferedIOBase | None = None) -> Table:
+    """Read a `.csv`/`.npy` path, or CSV from standard input for `-`."""
+    if spec == "-":
+        if stdin is None:
+            raise BadInput("no standard input to read CSV from")
+        text = stdin.read()
+        if isinstance(text, bytes):
+            text = _decode(text, "standard input")
+        return parse_csv(text, "standard input")
+    path = Path(spec)
+    if not path.exists():
+        raise BadInput(f"file not found: {spec}")
+    if path.is_dir():
+        raise BadInput(f"{spec} is a directory, not a data file")
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise BadInput(f"file is not readable: {spec}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {spec}: {exc.strerror}") from None
+    if path.suffix.lower() == ".npy":
+        return parse_npy(raw, spec)
+    return parse_csv(_decode(raw, spec), spec)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if b"\x00" in raw[:4096] and not raw.startswith(b"\x93NUMPY"):
+        raise BadInput(f"{source} is a binary file, not CSV text")
+    if raw.startswith(b"\x93NUMPY"):
+        raise BadInput(f"{source} looks like a .npy array: give it a .npy file name")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"{source} is not UTF-8 text") from None
+
+
+def parse_npy(raw: bytes, source: str) -> Table:
+    try:
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise BadInput(f"{source} holds Python objects; only numeric arrays load") from None
+        raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise BadInput(f"{source} has dtype {arr.dtype}; a numeric array is needed")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise BadInput(f"{source} has shape {list(arr.shape)}; expected [N, D]")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise BadInput(f"{source} is empty (shape {list(arr.shape)})")
+    if arr.shape[1] > MAX_COLUMNS:
+        raise BadInput(f"{source} has {arr.shape[1]} columns; at most {MAX_COLUMNS} are supported")
+    values = arr.astype(np.float64)
+    return Table(values, default_columns(values.shape[1]), source)
+
+
+def parse_csv(text: str, source: str) -> Table:
+    """Numeric CSV with an optional header row; empty cells and NaN become NaN."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise BadInput(f"{source} is empty: no rows of data")
+    first = lines[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    if first.count(delimiter) + 1 > MAX_COLUMNS:
+        raise BadInput(f"{source} has more than {MAX_COLUMNS} columns")
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    header: list[str] | None = None
+    if any(not _is_number(cell) for cell in rows[0]):
+        header = [c.strip() for c in rows[0]]
+        rows = rows[1:]
+        if not rows:
+            raise BadInput(f"{source} has a header but no rows of data")
+    width = len(header) if header else len(rows[0])
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, row in enumerate(rows):
+        lineno = i + (2 if header else 1)
+        if len(row) != width:
+            raise BadInput(
+                f"{source}, data row {lineno}: {len(row)} columns, expected {width} (ragged rows)"
+            )
+        for j, cell in enumerate(row):
+            cell = cell.strip()
+            if cell == "" or cell.lower() in ("nan", "na"):
+                values[i, j] = np.nan
+                continue
+            try:
+                values[i, j] = float(cell)
+            except ValueError:
+                raise BadInput(
+                    f"{source}, data row {lineno}, column {j + 1}: {cell[:40]!r} is not a number"
+                ) from None
+    columns = header if header else default_columns(width)
+    return Table(values, columns, source)
+
+
+def _is_number(cell: str) -> bool:
+    cell = cell.strip()
+    if cell == "" or cell.lower() in ("nan", "na"):
+        return True
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
+    """A table usable as a distribution: no missing or infinite values, enough rows."""
+    v = table.values
+    if v.shape[0] < min_rows:
+        raise BadInput(f"{table.source} has {v.shape[0]} row(s); at least {min_rows} are needed")
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i, j = map(int, np.argwhere(bad)[0])
+        kind = "NaN/missing" if math.isnan(v[i, j]) else "infinite"
+        raise BadInput(
+            f"{table.source} has {int(bad.sum())} {kind} value(s) (first at row {i + 1}, "
+            f"column {table.columns[j]!r}); distributions need every cell filled"
+        )
+    return v.astype(np.float32)

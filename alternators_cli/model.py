@@ -1,0 +1,193 @@
+"""The alternator: OPN f_theta(z, t), STN g_phi(x, t), schedules, loss and sampler.
+
+Equations (docs/model.md, SPEC section 1). For t = 1..T:
+
+    x_t = sqrt(1 - sigma_x[t]^2) * f(z_{t-1}, t) + sigma_x[t] * eps_x                  (1)
+    z_t = sqrt(alpha[t]) * g(x_t, t) + sqrt(1 - alpha[t] - sigma_z[t]^2) * z_{t-1}
+          + sigma_z[t] * eps_z                                                          (2)
+
+with z_0 ~ N(0, I). The module keeps no call state: every method is a pure function of
+its inputs, the parameters and the schedule buffers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from alternators_cli.settings import ModelConfig, Objective
+
+STEP_FREQUENCIES = 8  # Fourier features of the step position: 2 * 8 numbers per step
+
+
+class StepMLP(nn.Module):
+    """An MLP whose first layer also reads the step features.
+
+    `W [v; e_t] + b = W_v v + (W_e e_t + b)`: the step part is a per-step bias, computed
+    once per call for all T steps instead of concatenating features to every row.
+    """
+
+    def __init__(self, d_in: int, d_out: int, hidden: int, layers: int, d_step: int):
+        super().__init__()
+        self.inp = nn.Linear(d_in, hidden, bias=False)
+        self.step = nn.Linear(d_step, hidden)
+        blocks: list[nn.Module] = []
+        for _ in range(layers - 1):
+            blocks += [nn.SiLU(), nn.Linear(hidden, hidden)]
+        blocks += [nn.SiLU(), nn.Linear(hidden, d_out)]
+        self.body = nn.Sequential(*blocks)
+
+    def forward(self, v: Tensor, step_bias: Tensor) -> Tensor:
+        """v: (..., d_in); step_bias: broadcastable to (..., hidden)."""
+        return self.body(self.inp(v) + step_bias)
+
+
+class Alternator(nn.Module):
+    def __init__(self, data_dim: int, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.data_dim = data_dim
+        T, dz = config.steps, config.latent_dim
+        d_step = 2 * STEP_FREQUENCIES
+        self.opn = StepMLP(dz, data_dim, config.hidden, config.layers, d_step)  # f_theta
+        self.stn = StepMLP(data_dim, dz, config.hidden, config.layers, d_step)  # g_phi
+
+        sigma_x = torch.linspace(config.noise_max, config.noise_min, T, dtype=torch.float64)
+        if T == 1:
+            sigma_x = torch.tensor([config.noise_min], dtype=torch.float64)
+        sigma_z = config.sigma_z_scale * sigma_x
+        alpha = torch.full((T,), config.alpha, dtype=torch.float64)
+        position = torch.arange(T, dtype=torch.float64) / max(T - 1, 1)  # (T,) in [0, 1]
+        k = torch.arange(1, STEP_FREQUENCIES + 1, dtype=torch.float64)
+        angles = math.pi * position[:, None] * k[None, :]  # (T, F/2)
+        features = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)  # (T, F)
+        self.register_buffer("sigma_x", sigma_x.float())  # (T,)
+        self.register_buffer("sigma_z", sigma_z.float())  # (T,)
+        self.register_buffer("alpha", alpha.float())  # (T,)
+        self.register_buffer("step_features", features.float())  # (T, F)
+        # Coefficients of (1) and (2), precomputed once.
+        self.register_buffer("x_keep", torch.sqrt(1 - sigma_x**2).float())  # (T,)
+        self.register_buffer("z_in", torch.sqrt(alpha).float())  # (T,)
+        self.register_buffer("z_keep", torch.sqrt(1 - alpha - sigma_z**2).float())  # (T,)
+
+    @property
+    def steps(self) -> int:
+        return self.config.steps
+
+    def step_biases(self) -> tuple[Tensor, Tensor]:
+        """Per-step first-layer biases of OPN and STN: (T, H) each."""
+        return self.opn.step(self.step_features), self.stn.step(self.step_features)
+
+    # ---- sampling (SPEC section 1) ----------------------------------------------------
+
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        all_steps: bool = False,
+    ) -> Tensor:
+        """Run the generative cycle for `n` points in normalised units.
+
+        Returns x_T as (n, Dx), or every x_t as (T, n, Dx) with `all_steps`.
+        """
+        device = self.sigma_x.device
+        T, dz, dx = self.steps, self.config.latent_dim, self.data_dim
+        opn_bias, stn_bias = self.step_biases()  # (T, H)
+        z = torch.randn(n, dz, generator=generator, device=device)  # z_0: (n, Dz)
+        frames = torch.empty(T, n, dx, device=device) if all_steps else None
+        x = z.new_empty(0)
+        for t in range(T):
+            eps_x = torch.randn(n, dx, generator=generator, device=device)  # (n, Dx)
+            x = self.x_keep[t] * self.opn(z, opn_bias[t]) + self.sigma_x[t] * eps_x  # (1)
+            if frames is not None:
+                frames[t] = x
+            if t == T - 1:
+                break  # z_T is not needed for the output
+            eps_z = torch.randn(n, dz, generator=generator, device=device)  # (n, Dz)
+            z = (
+                self.z_in[t] * self.stn(x, stn_bias[t])
+                + self.z_keep[t] * z
+                + self.sigma_z[t] * eps_z
+            )  # (2)
+        return frames if frames is not None else x
+
+    # ---- training (teacher forcing, docs/model.md) -------------------------------------
+
+    def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Teacher-forced training loss for a batch of data x: (B, Dx), normalised units.
+
+        The STN reads the noised data x~_t = sqrt(1 - sigma_x^2) x + sigma_x eps at every
+        step, which gives the latent path z_{0:T}; the OPN is scored on how well f(z_{t-1}, t)
+        matches x. With the energy objective the OPN is scored as a sampler of p(x | zbar):
+        `draws` latents z_{t-1} = zbar_{t-1} + s_{t-1} eps_j that differ only in their fresh
+        noise are decoded, and the energy score
+
+            ES = mean_j |f_j - x| - 1/(2 m (m-1)) sum_{j != k} |f_j - f_k|
+
+        (a proper scoring rule) is averaged over steps and batch.
+        """
+        cfg = self.config
+        T, B, dz = self.steps, x.shape[0], cfg.latent_dim
+        device = x.device
+        opn_bias, stn_bias = self.step_biases()  # (T, H)
+
+        # STN on noised data, all steps in one call.
+        eps = torch.randn(T, B, self.data_dim, generator=generator, device=device)
+        x_noised = self.x_keep[:, None, None] * x + self.sigma_x[:, None, None] * eps  # (T, B, Dx)
+        z_hat = self.stn(x_noised, stn_bias[:, None, :])  # (T, B, Dz)
+
+        # Latent path (2): zbar_t is z_t without its fresh noise; s_t the noise scale.
+        m = cfg.draws if cfg.objective is Objective.energy else 1
+        noise = torch.randn(T, m, B, dz, generator=generator, device=device)  # (T, m, B, Dz)
+        z_bars = []
+        zbar = torch.zeros(B, dz, device=device)  # zbar_0 = 0 and s_0 = 1: z_0 ~ N(0, I)
+        scale = torch.ones((), device=device)
+        for t in range(T):
+            z_bars.append(zbar)
+            z_prev = zbar + scale * noise[t, 0]  # the path follows the first draw, (B, Dz)
+            zbar = self.z_in[t] * z_hat[t] + self.z_keep[t] * z_prev
+            scale = self.sigma_z[t]
+        zbar_prev = torch.stack(z_bars)  # (T, B, Dz): zbar_{t-1} for t = 1..T
+        scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
+        z_prev = zbar_prev[:, None] + scales[:, None, None, None] * noise  # (T, m, B, Dz)
+        x_pred = self.opn(z_prev, opn_bias[:, None, None, :])  # (T, m, B, Dx)
+
+        if cfg.objective is Objective.mse:
+            return ((x_pred[:, 0] - x) ** 2).sum(-1).mean()
+        return energy_score(x_pred, x)
+
+
+def energy_score(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean energy score of m draws pred: (T, m, B, D) against target: (B, D)."""
+    m = pred.shape[1]
+    fit = _norm(pred - target).mean(dim=1)  # (T, B)
+    diffs = _norm(pred[:, :, None] - pred[:, None, :])  # (T, m, m, B)
+    spread = diffs.sum(dim=(1, 2)) / (2 * m * (m - 1))  # (T, B)
+    return (fit - spread).mean()
+
+
+def _norm(v: Tensor) -> Tensor:
+    # Smooth at 0 so the gradient of |f_j - f_j| on the diagonal stays finite.
+    return torch.sqrt((v * v).sum(-1) + 1e-8)
+
+
+def parameter_counts(model: Alternator) -> dict[str, int]:
+    opn = sum(p.numel() for p in model.opn.parameters())
+    stn = sum(p.numel() for p in model.stn.parameters())
+    return {"opn": opn, "stn": stn, "total": opn + stn}
+
+
+def flops_per_point(model: Alternator) -> int:
+    """Multiply-adds x 2 of one sampled point over the T steps (matmuls only)."""
+    per_step = 0
+    for net in (model.opn, model.stn):
+        for layer in [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]:
+            per_step += 2 * layer.in_features * layer.out_features
+    # The last step skips the STN.
+    stn_step = 2 * sum(
+        layer.in_features * layer.out_features
+        for layer in [model.stn.inp, *[m for m in model.stn.body if isinstance(m, nn.Linear)]]
+    )
+    return per_step * model.steps - stn_step

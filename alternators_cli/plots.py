@@ -1,0 +1,117 @@
+"""Pictures: animation frames of the generative cycle, sample-vs-reference plots, loss
+curves. Functions return encoded bytes; writing files is the caller's job."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen needed; must precede pyplot
+import imageio.v3 as iio  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+POINT_STYLE = {"s": 2, "alpha": 0.5, "linewidths": 0}
+
+
+def axis_limits(*point_sets: np.ndarray, pad: float = 0.1) -> tuple[tuple, tuple]:
+    """Fixed square-ish limits covering the bulk (0.5%..99.5%) of the given 2-D points."""
+    pts = np.concatenate([p[:, :2] for p in point_sets], axis=0)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        return (-1, 1), (-1, 1)
+    lo = np.quantile(pts, 0.005, axis=0)
+    hi = np.quantile(pts, 0.995, axis=0)
+    span = np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - pad * span, hi + pad * span
+    return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+
+
+def _style(ax, xlim, ylim, columns: list[str]) -> None:
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(columns[0])
+    if len(columns) > 1:
+        ax.set_ylabel(columns[1])
+
+
+def _two_columns(points: np.ndarray) -> np.ndarray:
+    """2-D view of points: their first two columns (a 1-D set gets a zero second axis)."""
+    if points.shape[-1] >= 2:
+        return points[..., :2]
+    return np.concatenate([points, np.zeros_like(points)], axis=-1)
+
+
+def cycle_frames(
+    frames: np.ndarray,
+    data: np.ndarray,
+    sigma_x: list[float],
+    title: str,
+    columns: list[str],
+) -> list[np.ndarray]:
+    """One RGB image per step: the data on the left, x_t of step t on the right.
+
+    frames: (T, n, D) from one run of the sampler; data: (m, D) reference points.
+    """
+    frames, data = _two_columns(frames), _two_columns(data)
+    xlim, ylim = axis_limits(data, frames[-1])
+    fig, (ax_data, ax_gen) = plt.subplots(1, 2, figsize=(8, 4.2), dpi=80)
+    ax_data.scatter(data[:, 0], data[:, 1], color="tab:gray", **POINT_STYLE)
+    ax_data.set_title(f"data: {title}")
+    _style(ax_data, xlim, ylim, columns)
+    scatter = ax_gen.scatter(frames[0][:, 0], frames[0][:, 1], color="tab:blue", **POINT_STYLE)
+    _style(ax_gen, xlim, ylim, columns)
+    fig.tight_layout()
+    images = []
+    T = len(frames)
+    for t in range(T):
+        scatter.set_offsets(frames[t])
+        ax_gen.set_title(f"alternator step {t + 1}/{T}  (sigma_x = {sigma_x[t]:.3f})")
+        fig.canvas.draw()
+        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+    plt.close(fig)
+    return images
+
+
+def encode_gif(images: list[np.ndarray], fps: float, hold_last: int = 0) -> bytes:
+    """GIF bytes that loop forever; the last frame is repeated `hold_last` times."""
+    seq = images + [images[-1]] * hold_last
+    return iio.imwrite("<bytes>", np.stack(seq), extension=".gif", duration=1000 / fps, loop=0)
+
+
+def samples_vs_reference_png(
+    samples: np.ndarray, reference: np.ndarray, columns: list[str], title: str = ""
+) -> bytes:
+    samples, reference = _two_columns(samples), _two_columns(reference)
+    xlim, ylim = axis_limits(reference, samples)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2), dpi=100)
+    for ax, pts, name, color in (
+        (axes[0], reference, "reference", "tab:gray"),
+        (axes[1], samples, "samples", "tab:blue"),
+    ):
+        ax.scatter(pts[:, 0], pts[:, 1], color=color, **POINT_STYLE)
+        ax.set_title(f"{name} (n={len(pts)})")
+        _style(ax, xlim, ylim, columns)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def loss_png(history: list[float]) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(np.arange(1, len(history) + 1), history)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

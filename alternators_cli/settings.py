@@ -1,0 +1,176 @@
+"""Validated settings.
+
+Precedence for training settings: command-line flags > environment (``ALTERNATORS_…``) >
+``--config file.toml`` > defaults. Every check lives here, as pydantic validation; the CLI
+turns a ``ValidationError`` into one line per bad field and exit status 2.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from alternators_cli.errors import BadInput
+
+ENV_PREFIX = "ALTERNATORS_"
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+
+
+class Objective(str, Enum):
+    """What the OPN is trained to do at each step (see docs/model.md)."""
+
+    energy = "energy"  # energy score: the OPN samples the posterior p(x | z_{t-1})
+    mse = "mse"  # squared error: the OPN predicts the posterior mean (the authors' loss)
+
+
+class ModelConfig(BaseModel):
+    """The model's shape and schedules: everything needed to rebuild it from a checkpoint."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
+    latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
+    hidden: int = Field(128, ge=4, le=8192, description="Width of the hidden layers.")
+    layers: int = Field(2, ge=1, le=16, description="Hidden layers in each network.")
+    noise_max: float = Field(0.9, gt=0, lt=1, description="sigma_x at the first step.")
+    noise_min: float = Field(0.01, gt=0, lt=1, description="sigma_x at the last step.")
+    sigma_z_scale: float = Field(
+        0.5, gt=0, le=10, description="sigma_z[t] = sigma_z_scale * sigma_x[t]."
+    )
+    alpha: float = Field(0.5, gt=0, lt=1, description="STN mixing weight alpha[t].")
+    objective: Objective = Field(Objective.energy, description="OPN training objective.")
+    draws: int = Field(
+        4, ge=2, le=64, description="OPN draws per point for the energy objective."
+    )
+
+    @model_validator(mode="after")
+    def _check_schedules(self) -> ModelConfig:
+        if self.noise_min > self.noise_max:
+            raise ValueError(
+                f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})"
+            )
+        sigma_z_max = self.sigma_z_scale * self.noise_max
+        if self.alpha + sigma_z_max**2 > 1 + 1e-12:
+            raise ValueError(
+                f"alpha + sigma_z^2 must be <= 1 at every step, but alpha={self.alpha} and "
+                f"sigma_z at step 1 = {self.sigma_z_scale}*{self.noise_max} = {sigma_z_max:g} "
+                f"give {self.alpha + sigma_z_max**2:g}"
+            )
+        return self
+
+
+class TrainSettings(BaseSettings, ModelConfig):
+    """Everything `alternators train` needs, from flags, environment, TOML file or defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True
+    )
+
+    epochs: int = Field(150, ge=1, le=10_000_000, description="Training epochs.")
+    epoch_size: int = Field(
+        10_000, ge=1, le=100_000_000,
+        description="Points per epoch for built-in sets (fresh draws every epoch).",
+    )
+    batch_size: int = Field(1000, ge=1, le=10_000_000, description="Batch size.")
+    lr: float = Field(2e-3, gt=0, le=10, description="Peak learning rate (Adam).")
+    ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto|cpu|cuda[:N]|mps.")
+    heldout: float = Field(
+        0.1, ge=0, lt=1, description="Fraction of a data file held out for evaluation."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (init) win over the environment; the TOML file is merged below both by load().
+        return (init_settings, env_settings)
+
+    def model_part(self) -> ModelConfig:
+        return ModelConfig(**{k: getattr(self, k) for k in ModelConfig.model_fields})
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per bad field: `--field-name: message (got value)`."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if loc:
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"--{loc.replace('_', '-')}: {msg}{shown}")
+        else:
+            lines.append(msg)
+    return "; ".join(lines)
+
+
+def read_toml(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise BadInput(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise BadInput(f"config file is a directory: {path}") from None
+    except PermissionError:
+        raise BadInput(f"config file is not readable: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"config file {path} is not valid TOML: {exc}") from None
+    # Accept either flat keys or a [train] table; dashes or underscores.
+    if isinstance(data.get("train"), dict):
+        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    return {re.sub("-", "_", k): v for k, v in data.items()}
+
+
+def load_train_settings(flags: dict[str, Any], config: Path | None = None) -> TrainSettings:
+    """Build settings with precedence flags > environment > TOML file > defaults."""
+    file_values = read_toml(config)
+    unknown = sorted(set(file_values) - set(TrainSettings.model_fields))
+    if unknown:
+        raise BadInput(f"config file {config}: unknown setting(s): {', '.join(unknown)}")
+    given = {k: v for k, v in flags.items() if v is not None}
+    try:
+        # Environment beats the file: let pydantic-settings read the environment on a class
+        # whose defaults are the file's values, then apply flags as init arguments.
+        settings = TrainSettings(**given) if not file_values else _with_file(file_values, given)
+    except ValidationError as err:
+        raise BadInput(format_validation_error(err)) from None
+    return settings
+
+
+def _with_file(file_values: dict[str, Any], given: dict[str, Any]) -> TrainSettings:
+    env_keys = {k for k in TrainSettings.model_fields if _env_has(k)}
+    from_file = {k: v for k, v in file_values.items() if k not in env_keys and k not in given}
+    return TrainSettings(**from_file, **given)
+
+
+def _env_has(field: str) -> bool:
+    import os
+
+    name = (ENV_PREFIX + field).upper()
+    return any(k.upper() == name for k in os.environ)
+
+
+def check_finite(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise BadInput(f"{name} must be a finite number (got {value})")
