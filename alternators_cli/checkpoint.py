@@ -89,7 +89,7 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "kind": "distribution",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": trainer.settings.model_dump(mode="json"),
         "data": {
             "name": data.name,

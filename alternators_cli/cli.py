@@ -4,13 +4,14 @@ engine, print. Data goes to stdout, logs and progress to stderr. Exit status: 0 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import signal
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,12 +40,12 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     csv = "csv"
     npy = "npy"
 
 
-class ObjectiveChoice(str, Enum):
+class ObjectiveChoice(StrEnum):
     energy = "energy"
     mse = "mse"
 
@@ -83,7 +84,8 @@ def handle_errors(fn):
                 raise
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise fail(
-                f"unexpected {type(exc).__name__}: {detail} (set ALTERNATORS_DEBUG=1 for a traceback)",
+                f"unexpected {type(exc).__name__}: {detail} "
+                "(set ALTERNATORS_DEBUG=1 for a traceback)",
                 1,
             ) from None
 
@@ -134,8 +136,6 @@ def is_stdout(path: str | None) -> bool:
 
 def open_output(path: str | None, binary_format: bool):
     """A context manager for the command's data output: stdout, or an atomic file."""
-    import contextlib
-
     from alternators_cli.files import atomic_open, check_writable_target
 
     if is_stdout(path):
@@ -337,10 +337,9 @@ class StopSignals:
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Not possible outside the main thread (e.g. some test runners): then no handler.
+            with contextlib.suppress(ValueError):
                 self.previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not in the main thread (e.g. some test runners)
-                pass
         return self
 
     def _handle(self, signum, frame):
@@ -409,7 +408,14 @@ def train(
     ] = False,
     checkpoint_every: Annotated[
         int, typer.Option(min=0, help="Save a checkpoint every N epochs (0 = only at the end).")
-    ] = 25,
+    ] = 10,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run in --out from its checkpoint (same data; --epochs may grow).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the final evaluation as JSON.")
     ] = False,
@@ -430,10 +436,16 @@ def train(
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "ema": ema, "seed": seed, "device": device,
     }
+    if resume and overwrite:
+        raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
     settings = load_train_settings(flags, config)
     training_data, heldout = resolve_training_data(data_spec, settings)
     run_dir = out if out is not None else Path("runs") / training_data.name
-    if run_dir_is_busy(run_dir) and not overwrite:
+    state = None
+    if resume:
+        settings, state = resume_settings(run_dir, flags, training_data.name)
+        training_data, heldout = resolve_training_data(data_spec, settings)
+    elif run_dir_is_busy(run_dir) and not overwrite:
         raise BadInput(
             f"run directory {run_dir} is not empty: pass --overwrite, or choose another --out"
         )
@@ -447,12 +459,46 @@ def train(
     if not os.access(run_dir, os.W_OK):
         raise BadInput(f"run directory {run_dir} is not writable")
     run_training(
-        settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json
+        settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json, state
     )
 
 
+def resume_settings(run_dir: Path, flags: dict, data_name: str):
+    """The checkpoint's settings (only --epochs may change) and its training state."""
+    from alternators_cli import checkpoint
+    from alternators_cli.settings import TrainSettings
+
+    path = run_dir / "model.pt"
+    if not path.exists():
+        raise BadInput(f"--resume: no checkpoint {path} to continue from")
+    ckpt = checkpoint.load(str(path))
+    if ckpt.data["name"] != data_name:
+        raise BadInput(
+            f"--resume: {path} was trained on {ckpt.data['name']!r}, not {data_name!r}"
+        )
+    saved = dict(ckpt.settings)
+    for key, value in flags.items():
+        if value is None or key in ("epochs", "device"):
+            continue
+        if saved.get(key) != value:
+            raise BadInput(
+                f"--resume continues with the checkpoint's settings: --{key.replace('_', '-')} "
+                f"is {saved.get(key)!r} there (only --epochs and --device may change)"
+            )
+    if flags.get("epochs") is not None:
+        saved["epochs"] = flags["epochs"]
+    if flags.get("device") is not None:
+        saved["device"] = flags["device"]
+    if saved["epochs"] <= ckpt.payload["epoch"]:
+        raise BadInput(
+            f"--resume: the run already has {ckpt.payload['epoch']} of {saved['epochs']} epochs; "
+            "give a larger --epochs to train further"
+        )
+    return TrainSettings(**saved), ckpt.payload["state"]
+
+
 def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,
-                 as_json: bool) -> None:
+                 as_json: bool, state: dict | None = None) -> None:
     import torch
 
     from alternators_cli import checkpoint
@@ -462,6 +508,8 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
 
     torch.manual_seed(settings.seed)
     trainer = Trainer(settings, training_data, device)
+    if state is not None:
+        trainer.load_state_dict(state)
     model_path = run_dir / "model.pt"
     print(
         f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
@@ -542,7 +590,9 @@ def sample(
     ] = None,
     all_steps: Annotated[
         bool,
-        typer.Option("--all-steps", help="Emit every step x_1..x_T (npy [T, n, D]; CSV: step column)."),
+        typer.Option(
+            "--all-steps", help="Emit every step x_1..x_T (npy [T, n, D]; CSV: step column)."
+        ),
     ] = False,
     device: DeviceOpt = "cpu",
 ) -> None:
@@ -656,7 +706,8 @@ def evaluate(
     """Score samples against a reference: energy distance, MMD^2 and sliced W2, each with
     its floor (the same metric between two reference draws) and the ratio.
 
-    Example: alternators sample -c runs/pinwheel/model.pt | alternators evaluate --samples - --reference pinwheel
+    Example: alternators sample -c runs/pinwheel/model.pt \\
+      | alternators evaluate --samples - --reference pinwheel
     """
     from alternators_cli import engine, evaluation
     from alternators_cli.data import check_distribution_table, draw_builtin, read_table
@@ -679,7 +730,8 @@ def evaluate(
     if ckpt is not None:
         if ckpt.dim != reference.dim:
             raise BadInput(
-                f"checkpoint makes {ckpt.dim}-D points but the reference has {reference.dim} columns"
+                f"checkpoint makes {ckpt.dim}-D points but the reference has "
+                f"{reference.dim} columns"
             )
         cap = reference.max_n()
         count = n if cap is None else min(n, cap)

@@ -44,7 +44,8 @@ def pinwheel(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def two_spirals(n: int, rng: np.random.Generator) -> np.ndarray:
-    """n = sqrt(U)*540*2pi/360; arm (-cos(n)n + U/2, sin(n)n + U/2) and its negation; /3 + N(0, .1^2)."""
+    """n = sqrt(U) 540 2pi/360; arm (-cos(n) n + U/2, sin(n) n + U/2) and its negation;
+    divided by 3; plus N(0, 0.1^2)."""
     half = n // 2
     t = np.sqrt(rng.uniform(size=(half, 1))) * 540 * (2 * np.pi) / 360
     d1x = -np.cos(t) * t + rng.uniform(size=(half, 1)) * 0.5
@@ -93,7 +94,7 @@ def rings(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def swissroll(n: int, rng: np.random.Generator) -> np.ndarray:
-    """The 2-D Swiss roll: t ~ 1.5pi(1 + 2U), (t cos t, t sin t) / 5 + N(0, 0.25^2) / 5... scaled."""
+    """The 2-D Swiss roll: t ~ 1.5 pi (1 + 2U), ((t cos t, t sin t) + N(0, 0.5^2 I)) / 3."""
     t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=n))
     pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
     pts = pts + 0.5 * rng.standard_normal((n, 2))

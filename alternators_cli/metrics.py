@@ -11,6 +11,7 @@ import torch
 METRICS = ("energy_distance", "mmd", "sliced_w2")
 SLICED_DIRECTIONS = 256
 SLICED_SEED = 1234
+EXACT = "donot_use_mm_for_euclid_dist"  # the matmul shortcut loses digits on near pairs
 PAIR_BLOCK = 2048  # rows per block of pairwise distances: bounded memory for large n
 
 
@@ -27,7 +28,7 @@ def pair_means(a: torch.Tensor, b: torch.Tensor, gamma: float) -> tuple[float, f
     a32, b32 = a.float(), b.float()
     dist_sum, kern_sum = 0.0, 0.0
     for start in range(0, len(a32), PAIR_BLOCK):
-        d = torch.cdist(a32[start : start + PAIR_BLOCK], b32, compute_mode="donot_use_mm_for_euclid_dist")
+        d = torch.cdist(a32[start : start + PAIR_BLOCK], b32, compute_mode=EXACT)
         dist_sum += float(d.sum())
         kern_sum += float(d.square_().mul_(-gamma).exp_().sum())
     pairs = len(a) * len(b)
@@ -62,7 +63,7 @@ def median_bandwidth(r: np.ndarray) -> float:
     if len(R) < 2:
         return 1.0
     iu = torch.triu_indices(len(R), len(R), offset=1)
-    d = torch.cdist(R, R, compute_mode="donot_use_mm_for_euclid_dist")[iu[0], iu[1]]
+    d = torch.cdist(R, R, compute_mode=EXACT)[iu[0], iu[1]]
     med = float(d.median())
     return med if med > 0 else 1.0
 

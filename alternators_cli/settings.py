@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ ENV_PREFIX = "ALTERNATORS_"
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 
 
-class Objective(str, Enum):
+class Objective(StrEnum):
     """What the OPN is trained to do at each step (see docs/model.md)."""
 
     energy = "energy"  # energy score: the OPN samples the posterior p(x | z_{t-1})
