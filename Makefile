@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 RUN := runs/pinwheel
 
-.PHONY: install demo test lint bench-quality bench-speed pretrained clean
+.PHONY: install demo test lint bench-install bench-quality bench-speed pretrained clean
 
 install: $(STAMP)
 
@@ -29,6 +29,23 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+bench-install: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]' $(TORCH_PIN)
+
+bench-quality: bench-install
+	$(BIN)/python benchmarks/quality.py
+
+bench-speed: install
+	$(BIN)/python benchmarks/speed.py
+
+# Rebuild the shipped checkpoints with the CLI at default settings.
+pretrained: install
+	for d in pinwheel checkerboard 2spirals 8gaussians; do \
+		$(ALT) train $$d --out build/pretrained/$$d --overwrite --device cpu && \
+		$(BIN)/python -m alternators_cli.checkpoint slim build/pretrained/$$d/model.pt \
+			alternators_cli/pretrained/$$d.pt || exit 1; \
+	done
 
 lint: install
 	$(BIN)/ruff check .

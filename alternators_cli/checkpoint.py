@@ -191,3 +191,26 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         raise BadInput(f"{name} has a normaliser of the wrong shape")
     model.to(device).eval()
     return Checkpoint(name, payload, model, normalizer)
+
+
+def slim(payload: dict) -> dict:
+    """A sampling-only copy (no optimiser, EMA or RNG state): what pretrained files ship."""
+    out = dict(payload)
+    out["state"] = {"model": payload["state"]["model"]}
+    return out
+
+
+def can_resume(payload: dict) -> bool:
+    return {"train_model", "optimizer", "scheduler", "generator"} <= set(payload["state"])
+
+
+if __name__ == "__main__":  # python -m alternators_cli.checkpoint slim IN OUT
+    import sys
+
+    from alternators_cli.files import atomic_write_with
+
+    if len(sys.argv) != 4 or sys.argv[1] != "slim":
+        sys.exit("usage: python -m alternators_cli.checkpoint slim IN.pt OUT.pt")
+    slimmed = slim(load(sys.argv[2]).payload)
+    Path(sys.argv[3]).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_with(Path(sys.argv[3]), lambda f: save(slimmed, f))

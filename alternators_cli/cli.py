@@ -472,6 +472,8 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
     if not path.exists():
         raise BadInput(f"--resume: no checkpoint {path} to continue from")
     ckpt = checkpoint.load(str(path))
+    if not checkpoint.can_resume(ckpt.payload):
+        raise BadInput(f"--resume: {path} holds no training state (a sampling-only checkpoint)")
     if ckpt.data["name"] != data_name:
         raise BadInput(
             f"--resume: {path} was trained on {ckpt.data['name']!r}, not {data_name!r}"

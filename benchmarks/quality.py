@@ -1,0 +1,250 @@
+"""Sample quality at default settings, beside DDPM and flow matching (`make bench-quality`).
+
+For each built-in 2-D set and seed: train the alternator at the default settings, sample
+n = 5000 points, and score them against fresh reference draws as ratios to the floor
+(SPEC section 5). The peers (benchmarks/peers.py) get the same number of sampling steps,
+a comparable network, the same normalisation, batch size and number of optimiser steps.
+Writes a Markdown table to docs/benchmarks.md (its quality section), JSON beside it, the
+gallery docs/gallery.png, and one GIF of the cycle per data set (docs/cycle-NAME.gif).
+
+    python benchmarks/quality.py [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
+from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
+from alternators_cli.model import parameter_counts  # noqa: E402
+from alternators_cli.settings import TrainSettings  # noqa: E402
+
+N_EVAL = 5000
+TARGET_RATIO = 1.5
+TARGET_TRAIN_SECONDS = 180
+
+
+def eight_gaussians_modes(points: np.ndarray) -> int:
+    """How many of the 8 modes hold at least a quarter of their fair share of points."""
+    angles = np.arange(8) * np.pi / 4
+    centres = 4 * np.stack([np.cos(angles), np.sin(angles)], 1) / 1.414
+    nearest = np.argmin(((points[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    close = np.min(np.sqrt(((points[:, None] - centres[None]) ** 2).sum(-1)), axis=1) < 1.2
+    counts = np.bincount(nearest[close], minlength=8)
+    return int((counts >= 0.25 * len(points) / 8).sum())
+
+
+def run_alternator(name: str, seed: int, save_to: Path | None):
+    settings = TrainSettings(seed=seed, device="cpu")
+    data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
+    trainer = engine.Trainer(settings, data, torch.device("cpu"))
+    start = time.perf_counter()
+    trainer.run()
+    train_s = time.perf_counter() - start
+    model = trainer.sampling_model()
+    start = time.perf_counter()
+    points = engine.sample(model, trainer.normalizer, N_EVAL, seed=10_000 + seed)
+    sample_s = time.perf_counter() - start
+    if save_to is not None:
+        payload = checkpoint.build_payload(trainer, None, train_s)
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, save_to)
+    steps = settings.epochs * trainer.batches_per_epoch()
+    return points, train_s, sample_s, trainer, steps
+
+
+def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: int):
+    import peers
+
+    settings = like.settings
+    normalizer = like.normalizer
+    target = parameter_counts(like.model)["total"]
+    hidden = peers.hidden_for_params(2, target, settings.layers)
+
+    def batches():
+        epoch = batches.epoch
+        batches.epoch += 1
+        pts = normalizer.encode(like.data.epoch_points(epoch + 1000, settings))
+        t = torch.from_numpy(pts)
+        for i in range(0, len(t), settings.batch_size):
+            yield t[i : i + settings.batch_size]
+
+    batches.epoch = 0
+    start = time.perf_counter()
+    net = peers.train_peer(kind, batches, 2, hidden, settings.layers, 1e-3, opt_steps, seed)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    x = peers.sample_peer(kind, net, N_EVAL, 2, settings.steps, 10_000 + seed)
+    sample_s = time.perf_counter() - start
+    points = normalizer.decode_(x).numpy()
+    return points, train_s, sample_s
+
+
+def score(points: np.ndarray, name: str, seed: int) -> dict:
+    r = evaluation.report(points, evaluation.Reference(name, True), N_EVAL, seed=100 + seed)
+    out = {k: r[k]["ratio"] for k in ("energy_distance", "mmd", "sliced_w2")}
+    if name == "8gaussians":
+        out["modes"] = eight_gaussians_modes(points)
+    return out
+
+
+def summarise(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(REQUIRED))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sets = [s for s in args.sets.split(",") if s]
+    models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
+    results: dict = {m: {s: [] for s in sets} for m in models}
+    gallery: dict = {}
+    ckpt_dir = ROOT / "benchmarks" / "out"
+    for name in sets:
+        for seed in range(args.seeds):
+            path = ckpt_dir / f"{name}-seed{seed}.pt"
+            pts, tr_s, sa_s, trainer, opt_steps = run_alternator(name, seed, path)
+            row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s}
+            results["alternator"][name].append(row)
+            print(f"{name} seed {seed} alternator: {row}", file=sys.stderr, flush=True)
+            if seed == 0:
+                gallery[(name, "alternator")] = pts
+            for kind in models[1:]:
+                pts_p, tr_p, sa_p = run_peer(kind, name, seed, trainer, opt_steps)
+                row = {**score(pts_p, name, seed), "train_s": tr_p, "sample_s": sa_p}
+                results[kind][name].append(row)
+                print(f"{name} seed {seed} {kind}: {row}", file=sys.stderr, flush=True)
+                if seed == 0:
+                    gallery[(name, kind)] = pts_p
+        animate(name, ckpt_dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
+
+    table = markdown(results, sets, models, args.seeds)
+    print(table)
+    write_section(args.out / "benchmarks.md", "quality", table)
+    (args.out / "benchmarks-quality.json").write_text(json.dumps(results, indent=2) + "\n")
+    draw_gallery(gallery, sets, models, args.out / "gallery.png")
+
+
+def markdown(results: dict, sets: list[str], models: list[str], seeds: int) -> str:
+    settings = TrainSettings()
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"threads, torch {torch.__version__}. Default settings (epochs {settings.epochs}, "
+        f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}), {seeds} seeds "
+        f"(mean ± sd), n = {N_EVAL}. Ratios are metric / floor: 1 is the noise floor.",
+        "",
+        "| data | model | energy ratio | MMD ratio | sliced-W2 ratio | train s | sample s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in sets:
+        for m in models:
+            rows = results[m][name]
+            extra = ""
+            if name == "8gaussians":
+                extra = f" ({min(r['modes'] for r in rows)}/8 modes)"
+            lines.append(
+                f"| {name} | {m} | {summarise([r['energy_distance'] for r in rows])}{extra} | "
+                f"{summarise([r['mmd'] for r in rows])} | "
+                f"{summarise([r['sliced_w2'] for r in rows])} | "
+                f"{statistics.mean(r['train_s'] for r in rows):.1f} | "
+                f"{statistics.mean(r['sample_s'] for r in rows):.3f} |"
+            )
+    lines += ["", "Targets:"]
+    alt = {s: statistics.mean(r["energy_distance"] for r in results["alternator"][s])
+           for s in sets}
+    for s in sets:
+        secs = max(r["train_s"] for r in results["alternator"][s])
+        ok = alt[s] <= TARGET_RATIO and secs <= TARGET_TRAIN_SECONDS
+        lines.append(
+            f"- {s}: energy ratio {alt[s]:.2f} (target <= {TARGET_RATIO}), training "
+            f"{secs:.0f}s (target <= {TARGET_TRAIN_SECONDS}s): {'met' if ok else 'MISSED'}"
+        )
+    if "ddpm" in models:
+        beat = [s for s in sets if alt[s] < statistics.mean(
+            r["energy_distance"] for r in results["ddpm"][s])]
+        lines.append(f"- better than DDPM-15 on {len(beat)}/{len(sets)} sets: "
+                     f"{'met' if len(beat) == len(sets) else 'MISSED'}")
+        cfm = [s for s in sets if alt[s] <= statistics.mean(
+            r["energy_distance"] for r in results["cfm"][s])]
+        need = min(3, len(sets))
+        lines.append(f"- at least as good as flow matching-15 on {len(cfm)}/{len(sets)} sets "
+                     f"(target {need}): {'met' if len(cfm) >= need else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, key: str, body: str) -> None:
+    """Replace (or add) the block between <!-- key:start --> and <!-- key:end -->."""
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + f"\n\n## {key.capitalize()}\n\n{block}\n"
+    path.write_text(text)
+
+
+def animate(name: str, ckpt: Path, gif: Path) -> None:
+    alt = ROOT / ".venv" / "bin" / "alternators"
+    cmd = [str(alt) if alt.exists() else "alternators", "animate", "-c", str(ckpt),
+           "-o", str(gif), "-n", "3000", "--seed", "0"]
+    subprocess.run(cmd, check=True)
+
+
+def draw_gallery(gallery: dict, sets: list[str], models: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alternators_cli.plots import axis_limits
+
+    cols = ["data", *models]
+    fig, axes = plt.subplots(len(sets), len(cols), figsize=(2.6 * len(cols), 2.6 * len(sets)),
+                             dpi=80, squeeze=False)
+    for i, name in enumerate(sets):
+        data = draw_builtin(name, N_EVAL, 777)
+        xlim, ylim = axis_limits(data)
+        for j, col in enumerate(cols):
+            pts = data if col == "data" else gallery[(name, col)]
+            ax = axes[i][j]
+            ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.4, linewidths=0,
+                       color="tab:gray" if col == "data" else "tab:blue")
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_aspect("equal")
+            if i == 0:
+                ax.set_title(col)
+            if j == 0:
+                ax.set_ylabel(name)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
