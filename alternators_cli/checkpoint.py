@@ -201,7 +201,7 @@ def slim(payload: dict) -> dict:
 
 
 def can_resume(payload: dict) -> bool:
-    return {"train_model", "optimizer", "scheduler", "generator"} <= set(payload["state"])
+    return {"train_model", "optimizer", "scheduler", "ema"} <= set(payload["state"])
 
 
 if __name__ == "__main__":  # python -m alternators_cli.checkpoint slim IN OUT

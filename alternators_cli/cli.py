@@ -45,6 +45,12 @@ class Format(StrEnum):
     npy = "npy"
 
 
+class PrecisionChoice(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
 class ObjectiveChoice(StrEnum):
     energy = "energy"
     mse = "mse"
@@ -395,6 +401,10 @@ def train(
     objective: Annotated[
         ObjectiveChoice | None, typer.Option(help="OPN objective: energy score or mse.")
     ] = None,
+    precision: Annotated[
+        PrecisionChoice | None,
+        typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
+    ] = None,
     ema: Annotated[float | None, typer.Option(help="EMA decay of the weights (0 = off).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
     device: Annotated[
@@ -435,6 +445,7 @@ def train(
         "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "ema": ema, "seed": seed, "device": device,
+        "precision": precision.value if precision else None,
     }
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
@@ -451,16 +462,33 @@ def train(
         )
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInput(f"--out {run_dir} is a file, not a directory")
+    from alternators_cli import engine
+
     torch_device = device_for(settings.device)
+    if settings.precision == "fp16" and torch_device.type != "cuda":
+        raise BadInput(f"--precision fp16 needs a CUDA device (got {torch_device}); try bf16")
+    rank, world_size, local_rank = engine.distributed_env()
+    parent = run_dir.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise BadInput(f"cannot create run directory {run_dir}: {parent} is not writable")
+    if world_size > 1:  # under torchrun; every check above ran in every process first
+        torch_device = engine.init_distributed(torch_device, local_rank)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-    if not os.access(run_dir, os.W_OK):
-        raise BadInput(f"run directory {run_dir} is not writable")
-    run_training(
-        settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json, state
-    )
+        if rank == 0:
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInput(
+                    f"cannot create run directory {run_dir}: {exc.strerror}"
+                ) from None
+        run_training(
+            settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json,
+            state, rank, world_size,
+        )
+    finally:
+        engine.finish_distributed()
 
 
 def resume_settings(run_dir: Path, flags: dict, data_name: str):
@@ -480,7 +508,7 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
         )
     saved = dict(ckpt.settings)
     for key, value in flags.items():
-        if value is None or key in ("epochs", "device"):
+        if value is None or key in ("epochs", "device", "precision"):
             continue
         if saved.get(key) != value:
             raise BadInput(
@@ -500,7 +528,10 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
 
 
 def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,
-                 as_json: bool, state: dict | None = None) -> None:
+                 as_json: bool, state: dict | None = None, rank: int = 0,
+                 world_size: int = 1) -> None:
+    """Train, saving periodically and at the end; in a process group only rank 0 prints
+    and writes files."""
     import torch
 
     from alternators_cli import checkpoint
@@ -509,22 +540,27 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     from alternators_cli.plots import loss_png
 
     torch.manual_seed(settings.seed)
-    trainer = Trainer(settings, training_data, device)
+    main = rank == 0
+    trainer = Trainer(settings, training_data, device, rank=rank, world_size=world_size)
     if state is not None:
         trainer.load_state_dict(state)
     model_path = run_dir / "model.pt"
-    print(
-        f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
-        f"epochs on {device}; writing {run_dir}/",
-        file=sys.stderr, flush=True,
-    )
+    processes = f" x {world_size} processes" if world_size > 1 else ""
+    if main:
+        print(
+            f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
+            f"epochs on {device}{processes}; writing {run_dir}/",
+            file=sys.stderr, flush=True,
+        )
     started = time.perf_counter()
 
     def save() -> None:
+        if not main:
+            return
         payload = checkpoint.build_payload(trainer, heldout, time.perf_counter() - started)
         atomic_write_with(model_path, lambda f: checkpoint.save(payload, f))
 
-    progress = Progress(settings.epochs, trainer.epoch)
+    progress = Progress(settings.epochs, trainer.epoch) if main else (lambda report: None)
     with StopSignals() as signals:
 
         def on_epoch(report) -> bool:
@@ -536,19 +572,22 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
         try:
             trainer.run(on_epoch)
         except RunFailure:
-            progress.close()
-            if model_path.exists():
+            if main and model_path.exists():
                 print(f"kept the last good checkpoint: {model_path}", file=sys.stderr)
             raise
         finally:
-            progress.close()
+            if main:
+                progress.close()
         save()
-        write_run_files(trainer, run_dir, atomic_write_bytes, loss_png)
+        if main:
+            write_run_files(trainer, run_dir, atomic_write_bytes, loss_png)
         if signals.received is not None:
-            code = 128 + int(signals.received)
-            print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {model_path}",
-                  file=sys.stderr)
-            raise typer.Exit(code)
+            if main:
+                print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {model_path}",
+                      file=sys.stderr)
+            raise typer.Exit(128 + int(signals.received))
+    if not main:
+        return
     elapsed = time.perf_counter() - started
     print(f"trained {trainer.epoch} epochs in {elapsed:.1f}s; checkpoint: {model_path}",
           file=sys.stderr, flush=True)

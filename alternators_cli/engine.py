@@ -3,14 +3,16 @@ through a callback, results are returned as tensors and plain dicts."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from alternators_cli.data import draw_builtin
 from alternators_cli.errors import BadInput, RunFailure
@@ -41,6 +43,35 @@ def resolve_device(spec: str) -> torch.device:
     ):
         raise BadInput(f"--device {spec}: MPS is not available on this machine")
     return device
+
+
+def distributed_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) as set by torchrun; (0, 1, 0) in a plain process."""
+    return (
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def init_distributed(device: torch.device, local_rank: int) -> torch.device:
+    """Join the torchrun process group: NCCL on CUDA (one GPU per process), gloo on CPU."""
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=device)
+    else:
+        dist.init_process_group("gloo")
+    return device
+
+
+def finish_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 @dataclass
@@ -76,29 +107,30 @@ class Normalizer:
 
 @dataclass
 class TrainingData:
-    """Either a built-in set (fresh points every epoch) or a fixed array of a user's data."""
+    """Either a built-in set (fresh points every epoch) or a fixed table of a user's data.
+
+    `train` may be a read-only memory map of a large .npy file: rows are only gathered a
+    batch at a time, so a file larger than memory can be trained on.
+    """
 
     name: str
     dim: int
     columns: list[str]
     builtin: bool
-    train: np.ndarray | None = None  # (N, D) data units, user files only
+    train: np.ndarray | None = None  # (N, D) data units, user files only (array or memmap)
     heldout: np.ndarray | None = None  # (M, D) data units, user files only
 
-    def epoch_points(self, epoch: int, settings: TrainSettings) -> np.ndarray:
-        if self.builtin:
-            # Seeded by (seed, epoch): a resumed run draws exactly the same points.
-            seed = np.random.SeedSequence([settings.seed, epoch]).generate_state(1)[0]
-            return draw_builtin(self.name, settings.epoch_size, int(seed))
-        assert self.train is not None
-        order = np.random.default_rng([settings.seed, epoch]).permutation(len(self.train))
-        return self.train[order]
+    def __len__(self) -> int:
+        return 0 if self.train is None else len(self.train)
 
-    def fit_points(self, settings: TrainSettings) -> np.ndarray:
+    def fit_points(self, settings: TrainSettings, max_rows: int = 100_000) -> np.ndarray:
         if self.builtin:
-            return draw_builtin(self.name, 100_000, settings.seed + 7919)
-        assert self.train is not None
-        return self.train
+            return draw_builtin(self.name, max_rows, settings.seed + 7919)
+        rows = len(self.train)
+        if rows <= max_rows:
+            return np.asarray(self.train, dtype=np.float64)
+        pick = np.sort(np.random.default_rng(settings.seed).choice(rows, max_rows, replace=False))
+        return np.asarray(self.train[pick], dtype=np.float64)
 
 
 def split_table(
@@ -115,18 +147,45 @@ def split_table(
 class EpochReport:
     epoch: int  # 1-based, epochs finished
     epochs: int
-    loss: float
+    loss: float  # mean over the epoch's points, averaged across processes
     seconds: float  # wall time of this epoch
-    points_per_second: float
+    points_per_second: float  # points x steps per second, all processes together
+
+
+def ema_with_warmup(decay: float):
+    """EMA update for AveragedModel: decay_n = min(decay, (1 + n) / (10 + n)).
+
+    The warm-up lets the average follow the weights early on, so short runs are not
+    dragged back towards the initial weights.
+    """
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n) -> None:
+        count = float(n)
+        rate = 1.0 - min(decay, (1.0 + count) / (10.0 + count))
+        torch._foreach_lerp_(averaged, current, rate)
+
+    return update
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
 @dataclass
 class Trainer:
-    """Holds everything a run needs to continue: model, EMA, optimiser, schedule, RNG."""
+    """Holds everything a run needs to continue: model, EMA, optimiser, schedule, epoch.
+
+    With `world_size > 1` (under torchrun) each process trains on its shard of every global
+    batch (DistributedSampler order) with DistributedDataParallel; the global batch size is
+    `settings.batch_size`. All randomness is derived from (seed, rank, epoch), so a resumed
+    run continues exactly as the uninterrupted one would have.
+    """
 
     settings: TrainSettings
     data: TrainingData
     device: torch.device
+    rank: int = 0
+    world_size: int = 1
     normalizer: Normalizer = field(init=False)
     model: Alternator = field(init=False)
     ema: AveragedModel = field(init=False)
@@ -134,12 +193,23 @@ class Trainer:
     history: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.settings.batch_size % self.world_size:
+            raise BadInput(
+                f"--batch-size {self.settings.batch_size} must be divisible by the number of "
+                f"processes ({self.world_size})"
+            )
         torch.manual_seed(self.settings.seed)
         self.normalizer = Normalizer.fit(self.data.fit_points(self.settings))
         self.model = Alternator(self.data.dim, self.settings.model_part()).to(self.device)
         self.ema = AveragedModel(
-            self.model, multi_avg_fn=get_ema_multi_avg_fn(self.settings.ema), use_buffers=True
+            self.model, multi_avg_fn=ema_with_warmup(self.settings.ema), use_buffers=True
         )
+        self.network: torch.nn.Module = self.model
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.network = DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.lr)
         total = self.settings.epochs * self.batches_per_epoch()
         warmup = max(1, total // 50)
@@ -152,49 +222,90 @@ class Trainer:
             return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
-        self.generator = torch.Generator(device=self.device).manual_seed(self.settings.seed)
+        self.generator = torch.Generator(device=self.device)
+        self.precision = getattr(self.settings, "precision", "fp32")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+    def epoch_rows(self) -> int:
+        return self.settings.epoch_size if self.data.builtin else len(self.data)
 
     def batches_per_epoch(self) -> int:
-        n = self.settings.epoch_size if self.data.builtin else len(self.data.train)
-        return max(1, math.ceil(n / self.settings.batch_size))
+        return max(1, math.ceil(self.epoch_rows() / self.settings.batch_size))
 
     def batches(self, epoch: int) -> Iterator[torch.Tensor]:
-        points = self.normalizer.encode(self.data.epoch_points(epoch, self.settings))
-        tensor = torch.from_numpy(points).to(self.device)
-        bs = self.settings.batch_size
-        for start in range(0, len(tensor), bs):
-            yield tensor[start : start + bs]
+        """This process's part of each global batch of the epoch, normalised, on device."""
+        from torch.utils.data import DistributedSampler
+
+        if self.data.builtin:
+            # Seeded by (seed, epoch): every process and a resumed run draw the same points.
+            source = draw_builtin(
+                self.data.name, self.settings.epoch_size, _derived_seed(self.settings.seed, epoch)
+            )
+        else:
+            source = self.data.train
+        sampler = DistributedSampler(
+            range(len(source)), num_replicas=self.world_size, rank=self.rank,
+            shuffle=True, seed=self.settings.seed,
+        )
+        sampler.set_epoch(epoch)
+        order = np.fromiter(iter(sampler), dtype=np.int64)
+        local = self.settings.batch_size // self.world_size
+        for start in range(0, len(order), local):
+            rows = np.asarray(source[np.sort(order[start : start + local])])
+            yield torch.from_numpy(self.normalizer.encode(rows)).to(self.device)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def run(self, on_epoch: Callable[[EpochReport], bool | None] | None = None) -> None:
-        """Train until `settings.epochs`; `on_epoch` returning False stops after that epoch."""
+        """Train until `settings.epochs`; `on_epoch` returning False stops after that epoch
+        (in every process: the processes agree before stopping)."""
         self.model.train()
         while self.epoch < self.settings.epochs:
             start = time.perf_counter()
-            total, count = 0.0, 0
+            self.generator.manual_seed(_derived_seed(self.settings.seed, self.rank, self.epoch))
+            sums = torch.zeros(2, dtype=torch.float64)  # (loss * points, points)
             for batch in self.batches(self.epoch):
-                loss = self.model.loss(batch, self.generator)
+                with self._autocast():
+                    loss = self.network(batch, self.generator)  # forward = training loss
                 if not torch.isfinite(loss):
                     raise RunFailure(
                         f"loss became {loss.item()} at epoch {self.epoch + 1}; "
                         "try a lower --lr"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.scheduler.step()
                 self.ema.update_parameters(self.model)
-                total += loss.item() * len(batch)
-                count += len(batch)
+                sums += torch.tensor([loss.item() * len(batch), len(batch)], dtype=torch.float64)
+            sums = self._all_reduce(sums)
             self.epoch += 1
-            mean_loss = total / count
+            mean_loss = float(sums[0] / sums[1])
             self.history.append(mean_loss)
             seconds = time.perf_counter() - start
             report = EpochReport(
                 self.epoch, self.settings.epochs, mean_loss, seconds,
-                count * self.settings.steps / max(seconds, 1e-9),
+                float(sums[1]) * self.settings.steps / max(seconds, 1e-9),
             )
-            if on_epoch is not None and on_epoch(report) is False:
+            keep_going = on_epoch is None or on_epoch(report) is not False
+            if not bool(self._all_reduce(torch.tensor([float(keep_going)]), "min")[0]):
                 break
+
+    def _all_reduce(self, t: torch.Tensor, op: str = "sum") -> torch.Tensor:
+        if self.world_size == 1:
+            return t
+        import torch.distributed as dist
+
+        # NCCL reduces only CUDA tensors; gloo only CPU ones.
+        backend_device = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        buf = t.to(backend_device)
+        dist.all_reduce(buf, op=dist.ReduceOp.MIN if op == "min" else dist.ReduceOp.SUM)
+        return buf.cpu()
 
     def sampling_model(self) -> Alternator:
         """The weights to sample with: the EMA when enabled."""
@@ -207,8 +318,7 @@ class Trainer:
             "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "history": list(self.history),
         }
@@ -218,8 +328,8 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
         self.history = [float(v) for v in state["history"]]
 

@@ -115,6 +115,10 @@ class Alternator(nn.Module):
 
     # ---- training (teacher forcing, docs/model.md) -------------------------------------
 
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The training loss (so that DistributedDataParallel sees a forward call)."""
+        return self.loss(x, generator)
+
     def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Teacher-forced training loss for a batch of data x: (B, Dx), normalised units.
 
@@ -151,8 +155,18 @@ class Alternator(nn.Module):
             scale = self.sigma_z[t]
         zbar_prev = torch.stack(z_bars)  # (T, B, Dz): zbar_{t-1} for t = 1..T
         scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
-        z_prev = zbar_prev[:, None] + scales[:, None, None, None] * noise  # (T, m, B, Dz)
-        x_pred = self.opn(z_prev, opn_bias[:, None, None, :])  # (T, m, B, Dx)
+        k = cfg.scored_steps
+        if 0 < k < T:
+            # Score each point's OPN at k random steps only: an unbiased estimate of the
+            # mean over steps at a fraction of the cost (the STN path still runs all T).
+            t_idx = torch.randint(0, T, (k, B), generator=generator, device=device)  # (k, B)
+            b_idx = torch.arange(B, device=device).expand(k, B)  # (k, B)
+            picked = noise[t_idx, :, b_idx].permute(0, 2, 1, 3)  # (k, m, B, Dz)
+            z_prev = zbar_prev[t_idx, b_idx][:, None] + scales[t_idx][:, None, :, None] * picked
+            x_pred = self.opn(z_prev, opn_bias[t_idx][:, None])  # (k, m, B, Dx)
+        else:
+            z_prev = zbar_prev[:, None] + scales[:, None, None, None] * noise  # (T, m, B, Dz)
+            x_pred = self.opn(z_prev, opn_bias[:, None, None, :])  # (T, m, B, Dx)
 
         if cfg.objective is Objective.mse:
             return ((x_pred[:, 0] - x) ** 2).sum(-1).mean()

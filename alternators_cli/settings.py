@@ -34,6 +34,12 @@ class Objective(StrEnum):
     mse = "mse"  # squared error: the OPN predicts the posterior mean (the authors' loss)
 
 
+class Precision(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
 class ModelConfig(BaseModel):
     """The model's shape and schedules: everything needed to rebuild it from a checkpoint."""
 
@@ -52,6 +58,11 @@ class ModelConfig(BaseModel):
     objective: Objective = Field(Objective.energy, description="OPN training objective.")
     draws: int = Field(
         4, ge=2, le=64, description="OPN draws per point for the energy objective."
+    )
+
+    scored_steps: int = Field(
+        0, ge=0, le=1000,
+        description="Random steps per point at which the OPN is scored (0 = all T).",
     )
 
     @model_validator(mode="after")
@@ -87,6 +98,9 @@ class TrainSettings(BaseSettings, ModelConfig):
     ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto|cpu|cuda[:N]|mps.")
+    precision: Precision = Field(
+        Precision.fp32, description="fp32, or bf16 / fp16 autocast (fp16: CUDA only)."
+    )
     heldout: float = Field(
         0.1, ge=0, lt=1, description="Fraction of a data file held out for evaluation."
     )
