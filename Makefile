@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 RUN := runs/pinwheel
 
-.PHONY: install demo test lint bench-install bench-quality bench-speed pretrained clean
+.PHONY: install demo test lint bench-install bench-quality bench-speed bench-scale pretrained clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ bench-quality: bench-install
 
 bench-speed: install
 	$(BIN)/python benchmarks/speed.py
+
+bench-scale: install
+	$(BIN)/python benchmarks/scale.py
 
 # Rebuild the shipped checkpoints with the CLI at default settings.
 pretrained: install

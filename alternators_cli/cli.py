@@ -256,10 +256,15 @@ def data(
 
 def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     """(TrainingData, held-out array or None) for a built-in name, a file, or `-`."""
+    import numpy as np
+
     from alternators_cli.data import (
         BUILTINS,
+        RowSubset,
         check_distribution_table,
+        default_columns,
         looks_like_file,
+        open_npy_rows,
         read_table,
         unknown_dataset_message,
     )
@@ -270,10 +275,21 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         return TrainingData(spec, info.dim, [f"x{i}" for i in range(info.dim)], True), None
     if not looks_like_file(spec) and not Path(spec).exists():
         raise BadInput(unknown_dataset_message(spec))
+    name = "stdin" if spec == "-" else Path(spec).stem
+    path = Path(spec)
+    if spec != "-" and path.suffix.lower() == ".npy" and path.is_file():
+        # Memory-mapped: only the held-out rows are read into memory up front.
+        values = open_npy_rows(path)
+        n = len(values)
+        order = np.random.default_rng(settings.seed).permutation(n)
+        k = min(int(round(n * settings.heldout)), 20_000, n - 1) if settings.heldout > 0 else 0
+        heldout = np.asarray(values[np.sort(order[:k])], dtype=np.float32)
+        data = TrainingData(name, values.shape[1], default_columns(values.shape[1]), False,
+                            RowSubset(values, order[k:]), heldout)
+        return data, heldout if len(heldout) else None
     table = read_table(spec, sys.stdin.buffer if spec == "-" else None)
     values = check_distribution_table(table, min_rows=2)
     train_part, heldout = split_table(values, settings.heldout, settings.seed)
-    name = "stdin" if spec == "-" else Path(spec).stem
     return (
         TrainingData(name, values.shape[1], table.columns, False, train_part, heldout),
         heldout if len(heldout) else None,

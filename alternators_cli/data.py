@@ -272,6 +272,52 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def open_npy_rows(path: Path, chunk_rows: int = 1 << 20) -> np.ndarray:
+    """A 2-D numeric .npy file as a read-only memory map, checked for non-finite values
+    a chunk at a time, so files larger than memory can be trained on."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise BadInput(f"{path} holds Python objects; only numeric arrays load") from None
+        raise BadInput(f"{path} is not a valid .npy array: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise BadInput(f"{path} is not a valid .npy array: {exc}") from None
+    if not np.issubdtype(arr.dtype, np.number):
+        raise BadInput(f"{path} has dtype {arr.dtype}; a numeric array is needed")
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise BadInput(f"{path} has shape {list(arr.shape)}; expected [N, D]")
+    if arr.shape[0] < 2 or arr.shape[1] == 0:
+        raise BadInput(f"{path} has shape {list(arr.shape)}; at least 2 rows are needed")
+    if arr.shape[1] > MAX_COLUMNS:
+        raise BadInput(f"{path} has {arr.shape[1]} columns; at most {MAX_COLUMNS} are supported")
+    for start in range(0, arr.shape[0], chunk_rows):
+        block = np.asarray(arr[start : start + chunk_rows])
+        bad = ~np.isfinite(block)
+        if bad.any():
+            i, j = map(int, np.argwhere(bad)[0])
+            raise BadInput(
+                f"{path} has NaN or infinite values (first at row {start + i + 1}, column "
+                f"{j + 1}); distributions need every cell filled"
+            )
+    return arr
+
+
+class RowSubset:
+    """Rows `index` of a (possibly memory-mapped) array, gathered only when indexed."""
+
+    def __init__(self, base: np.ndarray, index: np.ndarray):
+        self.base, self.index = base, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.asarray(self.base[np.sort(self.index[rows])], dtype=np.float32)
+
+
 def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
     """A table usable as a distribution: no missing or infinite values, enough rows."""
     v = table.values

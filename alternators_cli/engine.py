@@ -128,8 +128,10 @@ class TrainingData:
             return draw_builtin(self.name, max_rows, settings.seed + 7919)
         rows = len(self.train)
         if rows <= max_rows:
-            return np.asarray(self.train, dtype=np.float64)
-        pick = np.sort(np.random.default_rng(settings.seed).choice(rows, max_rows, replace=False))
+            pick = np.arange(rows)
+        else:
+            rng = np.random.default_rng(settings.seed)
+            pick = np.sort(rng.choice(rows, max_rows, replace=False))
         return np.asarray(self.train[pick], dtype=np.float64)
 
 

@@ -1,0 +1,283 @@
+"""The engine: shapes, the sampling equations of SPEC section 1 checked by hand,
+schedules, the training loss, determinism and chunking of the sampler."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from alternators_cli import engine
+from alternators_cli.data import draw_builtin
+from alternators_cli.engine import Normalizer, sample_chunks
+from alternators_cli.model import Alternator, parameter_counts
+from alternators_cli.settings import ModelConfig, Objective
+
+
+def tiny_config(**overrides) -> ModelConfig:
+    values = dict(steps=3, latent_dim=3, hidden=8, layers=2, noise_max=0.6, noise_min=0.05,
+                  sigma_z_scale=0.5, alpha=0.6)
+    values.update(overrides)
+    return ModelConfig(**values)
+
+
+def tiny_model(dim: int = 2, seed: int = 0, **overrides) -> Alternator:
+    torch.manual_seed(seed)
+    return Alternator(dim, tiny_config(**overrides)).eval()
+
+
+def f_theta(model: Alternator, z: torch.Tensor, t: int) -> torch.Tensor:
+    """The OPN at step index t (0-based): its step embedding is a first-layer bias."""
+    return model.opn(z, model.opn.step(model.step_features[t]))
+
+
+def g_phi(model: Alternator, x: torch.Tensor, t: int) -> torch.Tensor:
+    return model.stn(x, model.stn.step(model.step_features[t]))
+
+
+# ---- the sampling cycle, by hand --------------------------------------------------------
+
+
+@torch.no_grad()
+def test_sampling_steps_follow_the_spec_equations():
+    model = tiny_model(dim=2, steps=2)
+    n, dz, dx = 7, 3, 2
+    frames = model.sample(n, torch.Generator().manual_seed(123), all_steps=True)
+
+    # Replay the same random draws in the sampler's order: z_0, eps_x1, eps_z1, eps_x2.
+    g = torch.Generator().manual_seed(123)
+    z0 = torch.randn(n, dz, generator=g)
+    eps_x1 = torch.randn(n, dx, generator=g)
+    eps_z1 = torch.randn(n, dz, generator=g)
+    eps_x2 = torch.randn(n, dx, generator=g)
+    sx = model.sigma_x.double()
+    sz = model.sigma_z.double()
+    a = model.alpha.double()
+
+    # x_1 = sqrt(1 - sigma_x[1]^2) f(z_0, 1) + sigma_x[1] eps_x
+    x1 = math.sqrt(1 - sx[0] ** 2) * f_theta(model, z0, 0).double() + sx[0] * eps_x1
+    # z_1 = sqrt(alpha) g(x_1, 1) + sqrt(1 - alpha - sigma_z^2) z_0 + sigma_z eps_z
+    z1 = (
+        math.sqrt(a[0]) * g_phi(model, x1.float(), 0).double()
+        + math.sqrt(1 - a[0] - sz[0] ** 2) * z0
+        + sz[0] * eps_z1
+    )
+    x2 = math.sqrt(1 - sx[1] ** 2) * f_theta(model, z1.float(), 1).double() + sx[1] * eps_x2
+
+    assert frames.shape == (2, n, dx)
+    torch.testing.assert_close(frames[0].double(), x1, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(frames[1].double(), x2, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_coefficient_buffers_match_the_schedules():
+    model = tiny_model(steps=5)
+    sx, sz, a = (model.sigma_x.double(), model.sigma_z.double(), model.alpha.double())
+    torch.testing.assert_close(model.x_keep.double(), torch.sqrt(1 - sx**2), atol=1e-6, rtol=0)
+    torch.testing.assert_close(model.z_in.double(), torch.sqrt(a), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        model.z_keep.double(), torch.sqrt(1 - a - sz**2), atol=1e-6, rtol=0
+    )
+
+
+@torch.no_grad()
+def test_the_last_frame_is_the_sample():
+    model = tiny_model()
+    full = model.sample(6, torch.Generator().manual_seed(5), all_steps=True)
+    last = model.sample(6, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(full[-1], last, atol=0, rtol=0)
+
+
+# ---- schedules --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "steps,noise_max,noise_min,scale,alpha",
+    [(15, 0.5, 0.01, 1.0, 0.7), (6, 0.9, 0.01, 0.5, 0.5), (4, 0.3, 0.3, 2.0, 0.5)],
+)
+def test_schedules(steps, noise_max, noise_min, scale, alpha):
+    model = tiny_model(steps=steps, noise_max=noise_max, noise_min=noise_min,
+                       sigma_z_scale=scale, alpha=alpha)
+    sx = model.sigma_x.double().numpy()
+    sz = model.sigma_z.double().numpy()
+    a = model.alpha.double().numpy()
+    assert sx.shape == sz.shape == a.shape == (steps,)
+    np.testing.assert_allclose(sx, np.linspace(noise_max, noise_min, steps), atol=1e-6)
+    assert np.all(np.diff(sx) <= 1e-7), "sigma_x must fall from noise_max to noise_min"
+    assert np.all((sx > 0) & (sx < 1))
+    np.testing.assert_allclose(sz, scale * sx, atol=1e-6)
+    np.testing.assert_allclose(a, alpha, atol=1e-7)
+    assert np.all(a + sz**2 <= 1 + 1e-6)
+
+
+# The spec allows alpha + sigma_z^2 = 1 exactly (the latent then forgets z_{t-1}); with
+# these values the float arithmetic lands a hair above 1 and sqrt(1 - alpha - sigma_z^2)
+# must not become NaN.
+@pytest.mark.parametrize("alpha,noise_max,scale", [(0.36, 0.8, 1.0), (0.91, 0.3, 1.0)])
+@torch.no_grad()
+def test_boundary_alpha_plus_sigma_z_squared_equal_to_one_gives_finite_samples(
+    alpha, noise_max, scale
+):
+    model = tiny_model(steps=3, alpha=alpha, noise_max=noise_max, noise_min=0.01,
+                       sigma_z_scale=scale)
+    assert torch.isfinite(model.z_keep).all(), f"z_keep = {model.z_keep.tolist()}"
+    x = model.sample(16, torch.Generator().manual_seed(0))
+    assert torch.isfinite(x).all()
+
+
+def test_single_step_model_uses_noise_min():
+    model = tiny_model(steps=1, noise_max=0.8, noise_min=0.1)
+    assert model.sigma_x.tolist() == pytest.approx([0.1])
+    x = model.sample(5, torch.Generator().manual_seed(0), all_steps=True)
+    assert x.shape == (1, 5, 2)
+
+
+# ---- loss -------------------------------------------------------------------------------
+
+
+def _normalised_batch(n=256, seed=0) -> torch.Tensor:
+    points = draw_builtin("8gaussians", n, seed)
+    return torch.from_numpy(Normalizer.fit(points).encode(points))
+
+
+@pytest.mark.parametrize("objective", [Objective.energy, Objective.mse])
+def test_loss_is_a_finite_differentiable_scalar(objective):
+    model = tiny_model(objective=objective).train()
+    loss = model.loss(_normalised_batch(64), torch.Generator().manual_seed(0))
+    assert loss.shape == ()
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+@pytest.mark.parametrize("objective", [Objective.energy, Objective.mse])
+def test_loss_decreases_over_a_few_adam_steps(objective):
+    model = tiny_model(objective=objective, hidden=32).train()
+    x = _normalised_batch()
+
+    def fixed_noise_loss() -> float:
+        with torch.no_grad():
+            return model.loss(x, torch.Generator().manual_seed(99)).item()
+
+    before = fixed_noise_loss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(40):
+        loss = model.loss(x, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = fixed_noise_loss()
+    assert math.isfinite(after)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_loss_is_deterministic_given_the_generator():
+    model = tiny_model()
+    x = _normalised_batch(32)
+    a = model.loss(x, torch.Generator().manual_seed(3)).item()
+    b = model.loss(x, torch.Generator().manual_seed(3)).item()
+    c = model.loss(x, torch.Generator().manual_seed(4)).item()
+    assert a == b
+    assert a != c
+
+
+# ---- shapes, determinism, chunking --------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [1, 2, 5])
+@torch.no_grad()
+def test_model_sample_shapes(dim):
+    model = tiny_model(dim=dim, steps=4)
+    g = torch.Generator().manual_seed(0)
+    assert model.sample(9, g).shape == (9, dim)
+    assert model.sample(9, g, all_steps=True).shape == (4, 9, dim)
+
+
+def _identity_normalizer(dim=2) -> Normalizer:
+    return Normalizer(np.zeros(dim, np.float32), np.ones(dim, np.float32))
+
+
+def test_engine_sample_shapes_and_data_units():
+    model = tiny_model(steps=4)
+    norm = Normalizer(np.array([10.0, -5.0], np.float32), np.array([3.0, 3.0], np.float32))
+    out = engine.sample(model, norm, 11, seed=0)
+    assert out.shape == (11, 2) and out.dtype == np.float32
+    frames = engine.sample(model, norm, 11, seed=0, all_steps=True)
+    assert frames.shape == (4, 11, 2)
+    # Output is in data units: undoing the normaliser gives the model's own samples.
+    raw = engine.sample(model, _identity_normalizer(), 11, seed=0)
+    np.testing.assert_allclose(out, raw * 3.0 + np.array([10.0, -5.0]), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(frames[-1], out)
+
+
+def test_engine_sample_is_deterministic_in_the_seed():
+    model = tiny_model()
+    norm = _identity_normalizer()
+    a = engine.sample(model, norm, 50, seed=7)
+    b = engine.sample(model, norm, 50, seed=7)
+    c = engine.sample(model, norm, 50, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_sample_chunks_same_n_and_seed_give_identical_output():
+    model = tiny_model()
+    norm = _identity_normalizer()
+    one = [c.clone() for c in sample_chunks(model, norm, 10, seed=3, chunk=4)]
+    two = [c.clone() for c in sample_chunks(model, norm, 10, seed=3, chunk=4)]
+    assert [len(c) for c in one] == [4, 4, 2]
+    for a, b in zip(one, two, strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_sample_chunk_i_uses_its_own_seed():
+    """Chunk i is drawn from a generator seeded by (seed, i): its points do not depend
+    on how many points come after it, and chunk 1 differs from chunk 0."""
+    model = tiny_model()
+    norm = _identity_normalizer()
+    chunks = [c.clone() for c in sample_chunks(model, norm, 10, seed=3, chunk=4)]
+    first_only = next(iter(sample_chunks(model, norm, 4, seed=3, chunk=4))).clone()
+    torch.testing.assert_close(chunks[0], first_only, atol=0, rtol=0)
+    assert not torch.allclose(chunks[0], chunks[1])
+    seed_1 = int(np.random.SeedSequence([3, 1]).generate_state(1)[0])
+    with torch.no_grad():
+        expected = model.sample(4, torch.Generator().manual_seed(seed_1))
+    torch.testing.assert_close(chunks[1], expected, atol=0, rtol=0)
+
+
+def test_sampling_does_not_touch_the_global_rng():
+    model = tiny_model()
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    engine.sample(model, _identity_normalizer(), 20, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+# ---- normaliser and parameters ----------------------------------------------------------
+
+
+def test_normalizer_round_trip_and_shared_scale():
+    points = draw_builtin("checkerboard", 500, 0) * np.array([1.0, 0.25], np.float32) + 3
+    norm = Normalizer.fit(points)
+    assert norm.scale[0] == norm.scale[1], "one shared scale keeps the aspect ratio"
+    encoded = norm.encode(points)
+    np.testing.assert_allclose(encoded.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(np.sqrt((encoded**2).mean()), 1, atol=1e-5)
+    decoded = norm.decode_(torch.from_numpy(encoded.copy())).numpy()
+    np.testing.assert_allclose(decoded, points, atol=1e-5)
+    back = Normalizer.from_state(norm.to_state())
+    np.testing.assert_array_equal(back.mean, norm.mean)
+    np.testing.assert_array_equal(back.scale, norm.scale)
+
+
+def test_parameter_counts_add_up():
+    model = tiny_model()
+    counts = parameter_counts(model)
+    assert counts["opn"] == sum(p.numel() for p in model.opn.parameters())
+    assert counts["stn"] == sum(p.numel() for p in model.stn.parameters())
+    assert counts["total"] == sum(p.numel() for p in model.parameters())
