@@ -16,6 +16,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from alternators_cli.settings import ModelConfig, Objective
 
@@ -40,7 +41,9 @@ class StepMLP(nn.Module):
         self.body = nn.Sequential(*blocks)
 
     def forward(self, v: Tensor, step_bias: Tensor) -> Tensor:
-        """v: (..., d_in); step_bias: broadcastable to (..., hidden)."""
+        """v: (..., d_in); step_bias: (hidden,) for one step, or broadcastable to (..., hidden)."""
+        if step_bias.dim() == 1:  # one step: the bias add fuses into the matmul (addmm)
+            return self.body(F.linear(v, self.inp.weight, step_bias))
         return self.body(self.inp(v) + step_bias)
 
 
