@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import pickle
-import zipfile
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +24,7 @@ from alternators_cli.settings import ModelConfig, format_validation_error
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
 PRETRAINED_PREFIX = "pretrained:"
+KINDS = ("distribution",)
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -138,8 +139,11 @@ def pretrained_names() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
 
 
-def load(spec: str, device: torch.device | str = "cpu") -> Checkpoint:
-    """Load and validate a checkpoint; never runs code from the file."""
+def load(
+    spec: str, device: torch.device | str = "cpu", kind: str | None = None
+) -> Checkpoint:
+    """Load and validate a checkpoint; never runs code from the file. With `kind`, refuse
+    a checkpoint of another kind (e.g. a sequence model given to a distribution command)."""
     path = resolve_path(spec)
     if not path.exists():
         raise BadInput(f"checkpoint not found: {spec}")
@@ -153,21 +157,31 @@ def load(spec: str, device: torch.device | str = "cpu") -> Checkpoint:
     if not raw:
         raise BadInput(f"checkpoint {spec} is empty (0 bytes)")
     try:
-        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about legacy files before refusing
+            warnings.simplefilter("ignore")
+            payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise BadInput(
             f"checkpoint {spec} holds Python objects that could run code; refused to load it"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):
+    except Exception:  # any other failure to parse: text, truncated zip, garbage bytes
         raise BadInput(f"checkpoint {spec} is truncated or not a PyTorch file") from None
-    return from_payload(payload, str(spec), device)
+    ckpt = from_payload(payload, str(spec), device)
+    if kind is not None and ckpt.payload["kind"] != kind:
+        raise BadInput(
+            f"checkpoint {spec} holds a {ckpt.payload['kind']} model; this command needs a "
+            f"{kind} model"
+        )
+    return ckpt
 
 
 def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise BadInput(f"{name} is not an alternators checkpoint (foreign .pt file)")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadInput(f"{name} has an invalid checkpoint format version {version!r}")
+    if version > FORMAT_VERSION:
         raise BadInput(
             f"{name} has checkpoint format {version!r}, newer than this alternators "
             f"{__version__} reads ({FORMAT_VERSION}); upgrade alternators"
@@ -175,6 +189,8 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
     missing = [k for k in REQUIRED_KEYS if k not in payload]
     if missing:
         raise BadInput(f"{name} is missing {', '.join(missing)}: damaged checkpoint")
+    if payload["kind"] not in KINDS:
+        raise BadInput(f"{name} holds a model of unknown kind {payload['kind']!r}")
     try:
         settings = payload["settings"]
         config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields})

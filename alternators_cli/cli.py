@@ -22,8 +22,43 @@ from rich.table import Table as RichTable
 from alternators_cli import __version__
 from alternators_cli.errors import BadInput, RunFailure
 
+try:  # recent typer raises the exceptions of its own vendored click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (bad option values, unknown options, missing arguments) as one line on
+    stderr, `error: ... (see 'alternators CMD --help')`, exit 2; not a boxed help screen."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            print(exc.format_message(), file=sys.stderr)
+            code = exc.exit_code
+        except ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            print(f"error: {message}{hint}", file=sys.stderr)
+            code = exc.exit_code
+        except typer.Abort:
+            print("aborted", file=sys.stderr)
+            code = 1
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
     name="alternators",
+    cls=OneLineErrors,
     help=(
         "Train, sample, evaluate and animate alternators: an OPN maps a latent to an "
         "observation, an STN maps the observation back to the next latent, over a short "
@@ -90,8 +125,8 @@ def handle_errors(fn):
                 raise
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise fail(
-                f"unexpected {type(exc).__name__}: {detail} "
-                "(set ALTERNATORS_DEBUG=1 for a traceback)",
+                f"internal error ({type(exc).__name__}: {detail}); "
+                "set ALTERNATORS_DEBUG=1 for a traceback",
                 1,
             ) from None
 
@@ -171,10 +206,10 @@ def device_for(spec: str):
     return resolve_device(spec)
 
 
-def load_checkpoint(spec: str, device: str = "cpu"):
+def load_checkpoint(spec: str, device: str = "cpu", kind: str | None = "distribution"):
     from alternators_cli import checkpoint
 
-    return checkpoint.load(spec, device_for(device))
+    return checkpoint.load(spec, device_for(device), kind=kind)
 
 
 CheckpointOpt = Annotated[
@@ -422,6 +457,10 @@ def train(
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
     ] = None,
     ema: Annotated[float | None, typer.Option(help="EMA decay of the weights (0 = off).")] = None,
+    heldout: Annotated[
+        float | None,
+        typer.Option(help="Fraction of a data file held out for evaluation.", show_default="0.1"),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", show_default="auto")
@@ -461,7 +500,7 @@ def train(
         "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "ema": ema, "seed": seed, "device": device,
-        "precision": precision.value if precision else None,
+        "precision": precision.value if precision else None, "heldout": heldout,
     }
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
@@ -472,12 +511,12 @@ def train(
     if resume:
         settings, state = resume_settings(run_dir, flags, training_data.name)
         training_data, heldout = resolve_training_data(data_spec, settings)
-    elif run_dir_is_busy(run_dir) and not overwrite:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInput(f"--out {run_dir} is a file, not a directory")
+    if not resume and run_dir_is_busy(run_dir) and not overwrite:
         raise BadInput(
             f"run directory {run_dir} is not empty: pass --overwrite, or choose another --out"
         )
-    if run_dir.exists() and not run_dir.is_dir():
-        raise BadInput(f"--out {run_dir} is a file, not a directory")
     from alternators_cli import engine
 
     torch_device = device_for(settings.device)
@@ -491,6 +530,7 @@ def train(
         raise BadInput(f"cannot create run directory {run_dir}: {parent} is not writable")
     if world_size > 1:  # under torchrun; every check above ran in every process first
         torch_device = engine.init_distributed(torch_device, local_rank)
+    created = not run_dir.exists()
     try:
         if rank == 0:
             try:
@@ -503,6 +543,11 @@ def train(
             settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json,
             state, rank, world_size,
         )
+    except BaseException:
+        # A run that failed before saving anything leaves no empty directory behind.
+        if rank == 0 and created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        raise
     finally:
         engine.finish_distributed()
 
@@ -717,11 +762,24 @@ def reference_from_spec(spec: str):
     return Reference(Path(spec).name, False, check_distribution_table(table, min_rows=4))
 
 
+def finite_or_null(obj):
+    """JSON has no NaN or Infinity: a ratio over a zero floor becomes null."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [finite_or_null(v) for v in obj]
+    return obj
+
+
 def print_report(result: dict, as_json: bool, source: str) -> None:
     from alternators_cli.metrics import METRICS
 
     if as_json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(finite_or_null(result), indent=2, allow_nan=False))
         return
     table = RichTable(title=f"{source} vs {result['reference']} (n = {result['n']})")
     table.add_column("metric")
@@ -800,8 +858,7 @@ def evaluate(
         source = "stdin samples" if samples_spec == "-" else f"samples {samples_spec}"
         columns = table.columns
     result = evaluation.report(points, reference, n, seed)
-    print_report(result, as_json, source)
-    if plot is not None:
+    if plot is not None:  # before the report: a failed write leaves no half-done output
         ref_points = (
             draw_builtin(reference.name, result["n"], seed + 1)
             if reference.builtin else reference.points
@@ -809,6 +866,7 @@ def evaluate(
         png = samples_vs_reference_png(points, ref_points, columns, title=source)
         atomic_write_bytes(plot, png)
         print(f"plot written to {plot}", file=sys.stderr)
+    print_report(result, as_json, source)
 
 
 # ---- animate --------------------------------------------------------------------------
@@ -868,7 +926,7 @@ def info(
 
     Example: alternators info -c runs/pinwheel/model.pt --json
     """
-    ckpt = load_checkpoint(checkpoint_spec)
+    ckpt = load_checkpoint(checkpoint_spec, kind=None)
     d = ckpt.describe()
     if as_json:
         print(json.dumps(d, indent=2))

@@ -231,7 +231,10 @@ def parse_csv(text: str, source: str) -> Table:
     delimiter = "\t" if "\t" in first and "," not in first else ","
     if first.count(delimiter) + 1 > MAX_COLUMNS:
         raise BadInput(f"{source} has more than {MAX_COLUMNS} columns")
-    rows = list(csv.reader(lines, delimiter=delimiter))
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise BadInput(f"{source} is not valid CSV: {exc}") from None
     header: list[str] | None = None
     if any(not _is_number(cell) for cell in rows[0]):
         header = [c.strip() for c in rows[0]]
@@ -294,13 +297,14 @@ def open_npy_rows(path: Path, chunk_rows: int = 1 << 20) -> np.ndarray:
     if arr.shape[1] > MAX_COLUMNS:
         raise BadInput(f"{path} has {arr.shape[1]} columns; at most {MAX_COLUMNS} are supported")
     for start in range(0, arr.shape[0], chunk_rows):
-        block = np.asarray(arr[start : start + chunk_rows])
+        with np.errstate(over="ignore"):
+            block = np.asarray(arr[start : start + chunk_rows]).astype(np.float32)
         bad = ~np.isfinite(block)
         if bad.any():
             i, j = map(int, np.argwhere(bad)[0])
             raise BadInput(
-                f"{path} has NaN or infinite values (first at row {start + i + 1}, column "
-                f"{j + 1}); distributions need every cell filled"
+                f"{path} has NaN, infinite or out-of-range values (first at row "
+                f"{start + i + 1}, column {j + 1}); distributions need every cell finite"
             )
     return arr
 
@@ -331,4 +335,13 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
             f"{table.source} has {int(bad.sum())} {kind} value(s) (first at row {i + 1}, "
             f"column {table.columns[j]!r}); distributions need every cell filled"
         )
-    return v.astype(np.float32)
+    with np.errstate(over="ignore"):
+        single = v.astype(np.float32)
+    big = ~np.isfinite(single)
+    if big.any():
+        i, j = map(int, np.argwhere(big)[0])
+        raise BadInput(
+            f"{table.source}: value {v[i, j]:g} at row {i + 1}, column {table.columns[j]!r} "
+            "is out of range (|x| must stay below 3.4e38)"
+        )
+    return single

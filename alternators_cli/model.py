@@ -73,7 +73,9 @@ class Alternator(nn.Module):
         # Coefficients of (1) and (2), precomputed once.
         self.register_buffer("x_keep", torch.sqrt(1 - sigma_x**2).float())  # (T,)
         self.register_buffer("z_in", torch.sqrt(alpha).float())  # (T,)
-        self.register_buffer("z_keep", torch.sqrt(1 - alpha - sigma_z**2).float())  # (T,)
+        # clamp: at the allowed boundary alpha + sigma_z^2 = 1 rounding may dip below 0.
+        keep = (1 - alpha - sigma_z**2).clamp_min(0)
+        self.register_buffer("z_keep", torch.sqrt(keep).float())  # (T,)
 
     @property
     def steps(self) -> int:
