@@ -531,6 +531,7 @@ def train(
     if world_size > 1:  # under torchrun; every check above ran in every process first
         torch_device = engine.init_distributed(torch_device, local_rank)
     created = not run_dir.exists()
+    finished = False
     try:
         if rank == 0:
             try:
@@ -543,13 +544,14 @@ def train(
             settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json,
             state, rank, world_size,
         )
+        finished = True
     except BaseException:
         # A run that failed before saving anything leaves no empty directory behind.
         if rank == 0 and created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()
         raise
     finally:
-        engine.finish_distributed()
+        engine.finish_distributed(wait_for_all=finished)
 
 
 def resume_settings(run_dir: Path, flags: dict, data_name: str):
@@ -951,6 +953,13 @@ def info(
 
 
 def main() -> None:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Under torchrun: leave without interpreter finalisation, where gloo's worker
+        # threads can still abort the process (SIGABRT) after a clean finish.
+        code = app(standalone_mode=False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 0)
     app()
 
 

@@ -67,10 +67,14 @@ def init_distributed(device: torch.device, local_rank: int) -> torch.device:
     return device
 
 
-def finish_distributed() -> None:
+def finish_distributed(wait_for_all: bool = True) -> None:
+    """Leave the process group. After a normal finish, wait for every process first:
+    tearing down gloo while a peer (rank 0, still evaluating) is connected aborts."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait_for_all:
+            dist.barrier()
         dist.destroy_process_group()
 
 
