@@ -281,3 +281,13 @@ def test_parameter_counts_add_up():
     assert counts["opn"] == sum(p.numel() for p in model.opn.parameters())
     assert counts["stn"] == sum(p.numel() for p in model.stn.parameters())
     assert counts["total"] == sum(p.numel() for p in model.parameters())
+
+
+def test_parallel_chunk_workers_give_the_same_points_in_order():
+    model = tiny_model()
+    norm = _identity_normalizer()
+    threads = torch.get_num_threads()
+    serial = torch.cat(list(sample_chunks(model, norm, 50, seed=9, chunk=4, workers=1)))
+    pooled = torch.cat(list(sample_chunks(model, norm, 50, seed=9, chunk=4, workers=3)))
+    torch.testing.assert_close(serial, pooled, atol=0, rtol=0)
+    assert torch.get_num_threads() == threads  # the pool restores torch's thread count
