@@ -221,6 +221,11 @@ CheckpointOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed.")]
+CountOpt = Annotated[int, typer.Option("-n", "--num", min=1, help="Number of points.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+OutputOpt = Annotated[
+    str | None, typer.Option("-o", "--output", help="Output file, or - for stdout.")
+]
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 ]
@@ -263,12 +268,10 @@ def datasets(
 @handle_errors
 def data(
     name: Annotated[str, typer.Argument(help="A built-in data set (see `alternators datasets`).")],
-    n: Annotated[int, typer.Option("-n", "--num", min=1, help="Number of points.")] = 10_000,
+    n: CountOpt = 10_000,
     seed: SeedOpt = 0,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.csv,
-    output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Output file, or - for stdout.")
-    ] = None,
+    fmt: FormatOpt = Format.csv,
+    output: OutputOpt = None,
 ) -> None:
     """Draw points from a built-in data set.
 
@@ -686,12 +689,10 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
 @handle_errors
 def sample(
     checkpoint_spec: CheckpointOpt,
-    n: Annotated[int, typer.Option("-n", "--num", min=1, help="Number of points.")] = 10_000,
+    n: CountOpt = 10_000,
     seed: SeedOpt = 0,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.csv,
-    output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Output file, or - for stdout.")
-    ] = None,
+    fmt: FormatOpt = Format.csv,
+    output: OutputOpt = None,
     all_steps: Annotated[
         bool,
         typer.Option(

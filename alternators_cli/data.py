@@ -199,9 +199,10 @@ def _decode(raw: bytes, source: str) -> str:
         raise BadInput(f"{source} is not UTF-8 text") from None
 
 
-def parse_npy(raw: bytes, source: str) -> Table:
+def _load_npy(target, source: str, mmap: bool = False) -> np.ndarray:
+    """np.load of a numeric 2-D array (1-D is one column), never unpickling objects."""
     try:
-        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        arr = np.load(target, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise BadInput(f"{source} holds Python objects; only numeric arrays load") from None
@@ -211,14 +212,18 @@ def parse_npy(raw: bytes, source: str) -> Table:
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise BadInput(f"{source} has dtype {arr.dtype}; a numeric array is needed")
     if arr.ndim == 1:
-        arr = arr[:, None]
+        arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         raise BadInput(f"{source} has shape {list(arr.shape)}; expected [N, D]")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise BadInput(f"{source} is empty (shape {list(arr.shape)})")
     if arr.shape[1] > MAX_COLUMNS:
         raise BadInput(f"{source} has {arr.shape[1]} columns; at most {MAX_COLUMNS} are supported")
-    values = arr.astype(np.float64)
+    return arr
+
+
+def parse_npy(raw: bytes, source: str) -> Table:
+    values = _load_npy(io.BytesIO(raw), source).astype(np.float64)
     return Table(values, default_columns(values.shape[1]), source)
 
 
@@ -278,24 +283,9 @@ def _is_number(cell: str) -> bool:
 def open_npy_rows(path: Path, chunk_rows: int = 1 << 20) -> np.ndarray:
     """A 2-D numeric .npy file as a read-only memory map, checked for non-finite values
     a chunk at a time, so files larger than memory can be trained on."""
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise BadInput(f"{path} holds Python objects; only numeric arrays load") from None
-        raise BadInput(f"{path} is not a valid .npy array: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise BadInput(f"{path} is not a valid .npy array: {exc}") from None
-    if not np.issubdtype(arr.dtype, np.number):
-        raise BadInput(f"{path} has dtype {arr.dtype}; a numeric array is needed")
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim != 2:
-        raise BadInput(f"{path} has shape {list(arr.shape)}; expected [N, D]")
-    if arr.shape[0] < 2 or arr.shape[1] == 0:
+    arr = _load_npy(path, str(path), mmap=True)
+    if arr.shape[0] < 2:
         raise BadInput(f"{path} has shape {list(arr.shape)}; at least 2 rows are needed")
-    if arr.shape[1] > MAX_COLUMNS:
-        raise BadInput(f"{path} has {arr.shape[1]} columns; at most {MAX_COLUMNS} are supported")
     for start in range(0, arr.shape[0], chunk_rows):
         with np.errstate(over="ignore"):
             block = np.asarray(arr[start : start + chunk_rows]).astype(np.float32)
