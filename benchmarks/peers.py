@@ -51,7 +51,9 @@ def train_peer(kind: str, batches, dim: int, hidden: int, layers: int, lr: float
     if kind == "ddpm":
         from diffusers import DDPMScheduler
 
-        scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+        scheduler = DDPMScheduler(
+            num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False
+        )
     else:
         from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
 
@@ -86,7 +88,9 @@ def sample_peer(kind: str, net: TimeMLP, n: int, dim: int, steps: int, seed: int
     if kind == "ddpm":
         from diffusers import DDPMScheduler
 
-        scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+        scheduler = DDPMScheduler(
+            num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False
+        )
         scheduler.set_timesteps(steps)
         for t in scheduler.timesteps:
             eps = net(x, torch.full((n,), float(t) / 1000))

@@ -48,8 +48,8 @@ def eight_gaussians_modes(points: np.ndarray) -> int:
     return int((counts >= 0.25 * len(points) / 8).sum())
 
 
-def run_alternator(name: str, seed: int, save_to: Path | None):
-    settings = TrainSettings(seed=seed, device="cpu")
+def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
+    settings = TrainSettings(seed=seed, device="cpu", **overrides)
     data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
     trainer = engine.Trainer(settings, data, torch.device("cpu"))
     start = time.perf_counter()
@@ -76,12 +76,10 @@ def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: i
     hidden = peers.hidden_for_params(2, target, settings.layers)
 
     def batches():
+        # The same stream of fresh, normalised batches the alternator trains on.
         epoch = batches.epoch
         batches.epoch += 1
-        pts = normalizer.encode(like.data.epoch_points(epoch + 1000, settings))
-        t = torch.from_numpy(pts)
-        for i in range(0, len(t), settings.batch_size):
-            yield t[i : i + settings.batch_size]
+        yield from like.batches(epoch)
 
     batches.epoch = 0
     start = time.perf_counter()
@@ -90,7 +88,7 @@ def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: i
     start = time.perf_counter()
     x = peers.sample_peer(kind, net, N_EVAL, 2, settings.steps, 10_000 + seed)
     sample_s = time.perf_counter() - start
-    points = normalizer.decode_(x).numpy()
+    points = normalizer.decode_(x.clone()).numpy()
     return points, train_s, sample_s
 
 
@@ -115,7 +113,9 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--epochs", type=int, help="override the default (smoke tests only)")
     args = parser.parse_args()
+    overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets.split(",") if s]
     models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
@@ -125,7 +125,7 @@ def main() -> None:
     for name in sets:
         for seed in range(args.seeds):
             path = ckpt_dir / f"{name}-seed{seed}.pt"
-            pts, tr_s, sa_s, trainer, opt_steps = run_alternator(name, seed, path)
+            pts, tr_s, sa_s, trainer, opt_steps = run_alternator(name, seed, path, overrides)
             row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s}
             results["alternator"][name].append(row)
             print(f"{name} seed {seed} alternator: {row}", file=sys.stderr, flush=True)
