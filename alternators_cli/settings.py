@@ -47,17 +47,17 @@ class ModelConfig(BaseModel):
 
     steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
     latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
-    hidden: int = Field(128, ge=4, le=8192, description="Width of the hidden layers.")
+    hidden: int = Field(64, ge=4, le=8192, description="Width of the hidden layers.")
     layers: int = Field(2, ge=1, le=16, description="Hidden layers in each network.")
     noise_max: float = Field(0.9, gt=0, lt=1, description="sigma_x at the first step.")
     noise_min: float = Field(0.01, gt=0, lt=1, description="sigma_x at the last step.")
     sigma_z_scale: float = Field(
         0.5, gt=0, le=10, description="sigma_z[t] = sigma_z_scale * sigma_x[t]."
     )
-    alpha: float = Field(0.5, gt=0, lt=1, description="STN mixing weight alpha[t].")
+    alpha: float = Field(0.79, gt=0, lt=1, description="STN mixing weight alpha[t].")
     objective: Objective = Field(Objective.energy, description="OPN training objective.")
     draws: int = Field(
-        4, ge=2, le=64, description="OPN draws per point for the energy objective."
+        2, ge=2, le=64, description="OPN draws per point for the energy objective."
     )
 
     scored_steps: int = Field(
@@ -88,13 +88,13 @@ class TrainSettings(BaseSettings, ModelConfig):
         env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True
     )
 
-    epochs: int = Field(150, ge=1, le=10_000_000, description="Training epochs.")
+    epochs: int = Field(500, ge=1, le=10_000_000, description="Training epochs.")
     epoch_size: int = Field(
         10_000, ge=1, le=100_000_000,
         description="Points per epoch for built-in sets (fresh draws every epoch).",
     )
-    batch_size: int = Field(1000, ge=1, le=10_000_000, description="Batch size.")
-    lr: float = Field(2e-3, gt=0, le=10, description="Peak learning rate (Adam).")
+    batch_size: int = Field(500, ge=1, le=10_000_000, description="Batch size.")
+    lr: float = Field(5e-3, gt=0, le=10, description="Peak learning rate (Adam).")
     ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto|cpu|cuda[:N]|mps.")
