@@ -223,11 +223,11 @@ class Trainer:
         warmup = max(1, total // 50)
 
         def lr_factor(step: int) -> float:
-            # Linear warm-up for 2% of the run, then cosine decay to 5% of the peak.
+            # Linear warm-up for 2% of the run, then cosine decay to zero.
             if step < warmup:
                 return (step + 1) / warmup
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+            return 0.5 * (1 + math.cos(math.pi * progress))
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
         self.generator = torch.Generator(device=self.device)
