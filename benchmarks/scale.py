@@ -17,8 +17,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from quality import write_section  # noqa: E402
+
+from alternators_cli.settings import TrainSettings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RATE = re.compile(r"([\d.]+)k pt·steps/s")
@@ -48,7 +51,8 @@ def main() -> None:
     ]
     base = rows[0][1]
     lines = [
-        "Default model settings, global batch 1000, pinwheel; median epoch after the first.",
+        f"Default model settings, global batch {TrainSettings().batch_size}, pinwheel; median "
+        "epoch after the first.",
         "",
         "| setup | points·steps/s | vs 1 process, 1 thread |",
         "|---|---|---|",
