@@ -598,14 +598,10 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
                  world_size: int = 1) -> None:
     """Train, saving periodically and at the end; in a process group only rank 0 prints
     and writes files."""
-    import torch
-
     from alternators_cli import checkpoint
     from alternators_cli.engine import Trainer
-    from alternators_cli.files import atomic_write_bytes, atomic_write_with
-    from alternators_cli.plots import loss_png
+    from alternators_cli.files import atomic_write_with
 
-    torch.manual_seed(settings.seed)
     main = rank == 0
     trainer = Trainer(settings, training_data, device, rank=rank, world_size=world_size)
     if state is not None:
@@ -646,7 +642,7 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
                 progress.close()
         save()
         if main:
-            write_run_files(trainer, run_dir, atomic_write_bytes, loss_png)
+            write_run_files(trainer, run_dir)
         if signals.received is not None:
             if main:
                 print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {model_path}",
@@ -660,7 +656,10 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     final_evaluation(model_path, as_json)
 
 
-def write_run_files(trainer, run_dir: Path, atomic_write_bytes, loss_png) -> None:
+def write_run_files(trainer, run_dir: Path) -> None:
+    from alternators_cli.files import atomic_write_bytes
+    from alternators_cli.plots import loss_png
+
     settings_json = json.dumps(trainer.settings.model_dump(mode="json"), indent=2) + "\n"
     atomic_write_bytes(run_dir / "settings.json", settings_json.encode())
     lines = ["epoch,loss"] + [f"{i + 1},{v:.6g}" for i, v in enumerate(trainer.history)]

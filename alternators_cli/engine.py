@@ -231,8 +231,9 @@ class Trainer:
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
         self.generator = torch.Generator(device=self.device)
-        self.precision = getattr(self.settings, "precision", "fp32")
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.settings.precision == "fp16"
+        )
 
     def epoch_rows(self) -> int:
         return self.settings.epoch_size if self.data.builtin else len(self.data)
@@ -263,9 +264,9 @@ class Trainer:
             yield torch.from_numpy(self.normalizer.encode(rows)).to(self.device)
 
     def _autocast(self):
-        if self.precision == "fp32":
+        if self.settings.precision == "fp32":
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        dtype = torch.bfloat16 if self.settings.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
     def run(self, on_epoch: Callable[[EpochReport], bool | None] | None = None) -> None:

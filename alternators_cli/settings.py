@@ -7,8 +7,7 @@ turns a ``ValidationError`` into one line per bad field and exit status 2.
 
 from __future__ import annotations
 
-import math
-import re
+import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -153,7 +152,7 @@ def read_toml(path: Path | None) -> dict[str, Any]:
     # Accept either flat keys or a [train] table; dashes or underscores.
     if isinstance(data.get("train"), dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
-    return {re.sub("-", "_", k): v for k, v in data.items()}
+    return {k.replace("-", "_"): v for k, v in data.items()}
 
 
 def load_train_settings(flags: dict[str, Any], config: Path | None = None) -> TrainSettings:
@@ -179,12 +178,5 @@ def _with_file(file_values: dict[str, Any], given: dict[str, Any]) -> TrainSetti
 
 
 def _env_has(field: str) -> bool:
-    import os
-
     name = (ENV_PREFIX + field).upper()
     return any(k.upper() == name for k in os.environ)
-
-
-def check_finite(name: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise BadInput(f"{name} must be a finite number (got {value})")
