@@ -306,7 +306,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         read_table,
         unknown_dataset_message,
     )
-    from alternators_cli.engine import TrainingData, split_table
+    from alternators_cli.engine import TrainingData, split_indices, split_table
 
     if spec in BUILTINS:
         info = BUILTINS[spec]
@@ -318,12 +318,10 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     if spec != "-" and path.suffix.lower() == ".npy" and path.is_file():
         # Memory-mapped: only the held-out rows are read into memory up front.
         values = open_npy_rows(path)
-        n = len(values)
-        order = np.random.default_rng(settings.seed).permutation(n)
-        k = min(int(round(n * settings.heldout)), 20_000, n - 1) if settings.heldout > 0 else 0
-        heldout = np.asarray(values[np.sort(order[:k])], dtype=np.float32)
+        train_rows, heldout_rows = split_indices(len(values), settings.heldout, settings.seed)
+        heldout = np.asarray(values[np.sort(heldout_rows)], dtype=np.float32)
         data = TrainingData(name, values.shape[1], default_columns(values.shape[1]), False,
-                            RowSubset(values, order[k:]), heldout)
+                            RowSubset(values, train_rows), heldout)
         return data, heldout if len(heldout) else None
     table = read_table(spec, sys.stdin.buffer if spec == "-" else None)
     values = check_distribution_table(table, min_rows=2)

@@ -141,14 +141,21 @@ class TrainingData:
         return np.asarray(self.train[pick], dtype=np.float64)
 
 
-def split_table(
-    values: np.ndarray, heldout: float, seed: int, max_heldout: int = 20_000
-) -> tuple[np.ndarray, np.ndarray]:
-    """Random split of a user's rows into training and held-out parts."""
-    n = len(values)
+MAX_HELDOUT = 20_000
+
+
+def split_indices(n: int, heldout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random (training, held-out) row indices: a `heldout` fraction, at most MAX_HELDOUT
+    rows, and always at least one training row."""
     order = np.random.default_rng(seed).permutation(n)
-    k = min(int(round(n * heldout)), max_heldout, n - 1) if heldout > 0 else 0
-    return values[order[k:]], values[order[:k]]
+    k = min(int(round(n * heldout)), MAX_HELDOUT, n - 1) if heldout > 0 else 0
+    return order[k:], order[:k]
+
+
+def split_table(values: np.ndarray, heldout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random split of a user's rows into training and held-out parts."""
+    train_rows, heldout_rows = split_indices(len(values), heldout, seed)
+    return values[train_rows], values[heldout_rows]
 
 
 @dataclass
