@@ -101,6 +101,71 @@ def swissroll(n: int, rng: np.random.Generator) -> np.ndarray:
     return pts / 3.0
 
 
+# ---- Lorenz-63 (SPEC section 2, "Sequences") ------------------------------------------
+
+LORENZ_CHANNELS = 20
+LORENZ_DT = 0.02  # time between observations
+LORENZ_SUBSTEPS = 10  # RK4 steps per observation interval
+LORENZ_OBS_NOISE = 0.1  # observation noise, in units of the standardised state
+LORENZ_BURN_IN = 500  # observation intervals discarded to reach the attractor
+# Fixed standardisation and projection: every draw shares them, so a model trained on one
+# draw applies to another, and the truth latent is comparable across draws.
+LORENZ_CENTER = np.array([0.0, 0.0, 23.5])
+LORENZ_SCALE = np.array([7.9, 9.0, 8.5])
+LORENZ_PROJECTION_SEED = 20261125
+
+
+def lorenz_projection(channels: int = LORENZ_CHANNELS) -> np.ndarray:
+    """The fixed random projection (channels, 3) from the standardised state."""
+    rng = np.random.default_rng(LORENZ_PROJECTION_SEED)
+    return rng.standard_normal((channels, 3)) / math.sqrt(3)
+
+
+def lorenz_series(
+    n_series: int,
+    length: int,
+    rng: np.random.Generator,
+    channels: int = LORENZ_CHANNELS,
+    process_noise: float = 0.0,
+    obs_noise: float = LORENZ_OBS_NOISE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Independent Lorenz-63 trajectories (sigma=10, rho=28, beta=8/3), integrated with RK4
+    at LORENZ_DT / LORENZ_SUBSTEPS, observed every LORENZ_DT as
+    `x_t = P (s_t - center) / scale + obs_noise * eps`.
+
+    Returns observations (n_series, length, channels) float32 and states (n_series,
+    length, 3) float64, the ground-truth latent. `process_noise` adds
+    `process_noise * sqrt(h) * eps` to the state at every integration step.
+    """
+    h = LORENZ_DT / LORENZ_SUBSTEPS
+
+    def velocity(s: np.ndarray) -> np.ndarray:  # (N, 3) -> (N, 3)
+        x, y, z = s[:, 0], s[:, 1], s[:, 2]
+        return np.stack([10.0 * (y - x), x * (28.0 - z) - y, x * y - (8.0 / 3.0) * z], axis=1)
+
+    state = np.array([1.0, 1.0, 20.0]) + 5.0 * rng.standard_normal((n_series, 3))  # (N, 3)
+    states = np.empty((n_series, length, 3))
+    for i in range(-LORENZ_BURN_IN, length):
+        for _ in range(LORENZ_SUBSTEPS):
+            k1 = velocity(state)
+            k2 = velocity(state + h / 2 * k1)
+            k3 = velocity(state + h / 2 * k2)
+            k4 = velocity(state + h * k3)
+            state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            if process_noise:
+                state = state + process_noise * math.sqrt(h) * rng.standard_normal(state.shape)
+        if i >= 0:
+            states[:, i] = state
+    clean = ((states - LORENZ_CENTER) / LORENZ_SCALE) @ lorenz_projection(channels).T
+    obs = clean + obs_noise * rng.standard_normal(clean.shape)  # (N, T, channels)
+    return obs.astype(np.float32), states
+
+
+def lorenz(n: int, rng: np.random.Generator) -> np.ndarray:
+    """One trajectory of `n` time steps: (n, LORENZ_CHANNELS)."""
+    return lorenz_series(1, n, rng)[0][0]
+
+
 @dataclass(frozen=True)
 class BuiltinSet:
     name: str
@@ -121,6 +186,8 @@ BUILTINS: dict[str, BuiltinSet] = {
         BuiltinSet("circles", "distribution", 2, "two concentric circles", circles),
         BuiltinSet("rings", "distribution", 2, "four concentric rings", rings),
         BuiltinSet("swissroll", "distribution", 2, "2-D Swiss roll", swissroll),
+        BuiltinSet("lorenz", "sequence", LORENZ_CHANNELS,
+                   "Lorenz-63 seen through 20 noisy projections (rows = time)", lorenz),
     ]
 }
 REQUIRED = ("pinwheel", "checkerboard", "2spirals", "8gaussians")
@@ -297,6 +364,45 @@ def open_npy_rows(path: Path, chunk_rows: int = 1 << 20) -> np.ndarray:
                 f"{start + i + 1}, column {j + 1}); distributions need every cell finite"
             )
     return arr
+
+
+def read_sequences(spec: str, stdin: io.BufferedIOBase | None = None) -> tuple[np.ndarray, list[str]]:
+    """A user's time series as (N, T, D) float32 with NaN = missing, and channel names.
+
+    CSV: one long series (rows = time, columns = channels, empty cell or NaN = missing).
+    .npy: [N, T, D] (several series), or [T, D] / [T] (one series).
+    """
+    if spec != "-" and Path(spec).suffix.lower() == ".npy" and Path(spec).is_file():
+        try:
+            arr = np.load(spec, allow_pickle=False)
+        except ValueError as exc:
+            if "pickle" in str(exc).lower():
+                raise BadInput(f"{spec} holds Python objects; only numeric arrays load") from None
+            raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
+        except (OSError, EOFError) as exc:
+            raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
+        if not np.issubdtype(arr.dtype, np.number):
+            raise BadInput(f"{spec} has dtype {arr.dtype}; a numeric array is needed")
+        if arr.ndim == 1:
+            arr = arr[None, :, None]
+        elif arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or 0 in arr.shape:
+            raise BadInput(f"{spec} has shape {list(arr.shape)}; expected [N, T, D] or [T, D]")
+        values, columns = arr.astype(np.float64), default_columns(arr.shape[2])
+    else:
+        table = read_table(spec, stdin)
+        values, columns = table.values[None], table.columns
+    if np.isinf(values).any():
+        raise BadInput(f"{spec} has infinite values; use an empty cell or NaN for missing")
+    with np.errstate(over="ignore"):
+        single = values.astype(np.float32)
+    if np.isinf(single).any():
+        raise BadInput(f"{spec} has values out of range (|x| must stay below 3.4e38)")
+    empty = np.isnan(single).all(axis=(0, 1))
+    if empty.any():
+        raise BadInput(f"{spec}: channel {columns[int(np.argmax(empty))]!r} has no observed value")
+    return single, columns
 
 
 class RowSubset:

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from alternators_cli.data import draw_builtin
+from alternators_cli.data import draw_builtin, lorenz_series
 from alternators_cli.errors import BadInput, RunFailure
-from alternators_cli.model import Alternator
+from alternators_cli.model import Alternator, build_model
 from alternators_cli.settings import TrainSettings
 
 SAMPLE_CHUNK = 4096  # points per sampling chunk: activations stay in cache, memory flat in n
@@ -94,6 +94,15 @@ class Normalizer:
         scale = np.full(x.shape[1], spread if spread > 0 else 1.0)
         return cls(mean.astype(np.float32), scale.astype(np.float32))
 
+    @classmethod
+    def fit_per_channel(cls, x: np.ndarray) -> Normalizer:
+        """Per-channel mean and scale over observed (non-NaN) cells: for time series, whose
+        channels need not share units."""
+        mean = np.nanmean(x, axis=0)
+        scale = np.nanstd(x, axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return cls(np.nan_to_num(mean).astype(np.float32), scale.astype(np.float32))
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale).astype(np.float32)
 
@@ -125,11 +134,15 @@ class TrainingData:
     builtin: bool
     train: np.ndarray | None = None  # (N, D) data units, user files only (array or memmap)
     heldout: np.ndarray | None = None  # (M, D) data units, user files only
+    # Sequences: `train` is (N, T, D) series with NaN = missing (built-ins included).
+    kind: str = "distribution"
 
     def __len__(self) -> int:
         return 0 if self.train is None else len(self.train)
 
     def fit_points(self, settings: TrainSettings, max_rows: int = 100_000) -> np.ndarray:
+        if self.kind == "sequence":
+            return self.train.reshape(-1, self.dim)[:max_rows * 10]
         if self.builtin:
             return draw_builtin(self.name, max_rows, settings.seed + 7919)
         rows = len(self.train)
@@ -150,6 +163,29 @@ def split_indices(n: int, heldout: float, seed: int) -> tuple[np.ndarray, np.nda
     order = np.random.default_rng(seed).permutation(n)
     k = min(int(round(n * heldout)), MAX_HELDOUT, n - 1) if heldout > 0 else 0
     return order[k:], order[:k]
+
+
+LORENZ_TRAIN_SERIES = 16  # a built-in training set of 16 x 2500 steps (about 1 s to draw)
+LORENZ_TRAIN_LENGTH = 2500
+
+
+def builtin_sequences(name: str, seed: int) -> np.ndarray:
+    """The fixed training series of a built-in sequence set: (N, T, D)."""
+    rng = np.random.default_rng(_derived_seed(seed, 1))
+    return lorenz_series(LORENZ_TRAIN_SERIES, LORENZ_TRAIN_LENGTH, rng)[0]
+
+
+def split_series(series: np.ndarray, heldout: float, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) parts of (N, T, D) series, split in time: the held-out part is
+    the last `heldout` share of every series, so it is evaluated as unseen future."""
+    T = series.shape[1]
+    k = int(round(T * heldout)) if heldout > 0 else 0
+    if T - k < window:
+        raise BadInput(
+            f"series of {T} steps leave {T - k} for training after --heldout {heldout}; "
+            f"that is shorter than --window {window}: use a smaller --window or --heldout"
+        )
+    return series[:, : T - k], series[:, T - k :]
 
 
 def split_table(values: np.ndarray, heldout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +250,12 @@ class Trainer:
                 f"processes ({self.world_size})"
             )
         torch.manual_seed(self.settings.seed)
-        self.normalizer = Normalizer.fit(self.data.fit_points(self.settings))
-        self.model = Alternator(self.data.dim, self.settings.model_part()).to(self.device)
+        points = self.data.fit_points(self.settings)
+        if self.data.kind == "sequence":
+            self.normalizer = Normalizer.fit_per_channel(points)
+        else:
+            self.normalizer = Normalizer.fit(points)
+        self.model = build_model(self.data.dim, self.settings.model_part()).to(self.device)
         self.ema = AveragedModel(
             self.model, multi_avg_fn=ema_with_warmup(self.settings.ema), use_buffers=True
         )
@@ -243,7 +283,12 @@ class Trainer:
         )
 
     def epoch_rows(self) -> int:
-        return self.settings.epoch_size if self.data.builtin else len(self.data)
+        if self.data.builtin or self.data.kind == "sequence":
+            return self.settings.epoch_size
+        return len(self.data)
+
+    def steps_per_row(self) -> int:
+        return self.settings.window if self.data.kind == "sequence" else self.settings.steps
 
     def batches_per_epoch(self) -> int:
         return max(1, math.ceil(self.epoch_rows() / self.settings.batch_size))
@@ -252,6 +297,9 @@ class Trainer:
         """This process's part of each global batch of the epoch, normalised, on device."""
         from torch.utils.data import DistributedSampler
 
+        if self.data.kind == "sequence":
+            yield from self._window_batches(epoch)
+            return
         if self.data.builtin:
             # Seeded by (seed, epoch): every process and a resumed run draw the same points.
             source = draw_builtin(
@@ -269,6 +317,21 @@ class Trainer:
         for start in range(0, len(order), local):
             rows = np.asarray(source[np.sort(order[start : start + local])])
             yield torch.from_numpy(self.normalizer.encode(rows)).to(self.device)
+
+    def _window_batches(self, epoch: int) -> Iterator[torch.Tensor]:
+        """`epoch_size` random windows (B, W, D) of the training series, seeded by (seed,
+        epoch); process r takes every world_size-th window of each global batch."""
+        series = self.data.train  # (N, T, D)
+        W, B = self.settings.window, self.settings.batch_size
+        N, T, _ = series.shape
+        rng = np.random.default_rng(_derived_seed(self.settings.seed, epoch, 2))
+        which = rng.integers(0, N, self.settings.epoch_size)
+        starts = rng.integers(0, T - W + 1, self.settings.epoch_size)
+        offsets = np.arange(W)
+        for first in range(0, self.settings.epoch_size, B):
+            rows = slice(first + self.rank, first + B, self.world_size)
+            windows = series[which[rows, None], starts[rows, None] + offsets]  # (b, W, D)
+            yield torch.from_numpy(self.normalizer.encode(windows)).to(self.device)
 
     def _autocast(self):
         if self.settings.precision == "fp32":
@@ -306,7 +369,7 @@ class Trainer:
             seconds = time.perf_counter() - start
             report = EpochReport(
                 self.epoch, self.settings.epochs, mean_loss, seconds,
-                float(sums[1]) * self.settings.steps / max(seconds, 1e-9),
+                float(sums[1]) * self.steps_per_row() / max(seconds, 1e-9),
             )
             keep_going = on_epoch is None or on_epoch(report) is not False
             if not bool(self._all_reduce(torch.tensor([float(keep_going)]), "min")[0]):

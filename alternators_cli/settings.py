@@ -33,6 +33,23 @@ class Objective(StrEnum):
     mse = "mse"  # squared error: the OPN predicts the posterior mean (the authors' loss)
 
 
+class Kind(StrEnum):
+    """What the data is (SPEC section 2)."""
+
+    distribution = "distribution"  # rows are independent points; the steps refine a sample
+    sequence = "sequence"  # rows are time; the steps are time steps
+
+
+# Settings whose default differs for sequences (see docs/model.md, "Sequences"): a
+# constant schedule (noise_min = noise_max = sigma_x, sigma_z = sigma_z_scale * sigma_x),
+# a wider network, and windows instead of points as the unit of an epoch and a batch.
+SEQUENCE_DEFAULTS: dict[str, Any] = {
+    "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
+    "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
+    "batch_size": 128, "lr": 3e-3,
+}
+
+
 class Precision(StrEnum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -44,6 +61,10 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    kind: Kind = Field(Kind.distribution, description="distribution or sequence data.")
+    window: int = Field(
+        64, ge=2, le=100_000, description="Sequences: time steps per training window."
+    )
     steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
     latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
     hidden: int = Field(64, ge=4, le=8192, description="Width of the hidden layers.")
@@ -64,8 +85,25 @@ class ModelConfig(BaseModel):
         description="Random steps per point at which the OPN is scored (0 = all T).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sequence_defaults(cls, values: Any) -> Any:
+        # Kind-dependent defaults: only for settings nobody gave (flag, environment or file).
+        if isinstance(values, dict) and str(values.get("kind", "")) == Kind.sequence:
+            own = cls.model_fields
+            fill = {k: v for k, v in SEQUENCE_DEFAULTS.items() if k in own and k not in values}
+            if "noise_min" in values and "noise_max" not in values:
+                fill["noise_max"] = values["noise_min"]  # one constant sigma_x
+            return {**values, **fill}
+        return values
+
     @model_validator(mode="after")
     def _check_schedules(self) -> ModelConfig:
+        if self.kind is Kind.sequence and self.noise_max != self.noise_min:
+            raise ValueError(
+                f"a sequence model has one constant sigma_x: set --noise-min only "
+                f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
+            )
         if self.noise_min > self.noise_max:
             raise ValueError(
                 f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})"
