@@ -18,13 +18,13 @@ from pydantic import ValidationError
 from alternators_cli import __version__
 from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
-from alternators_cli.model import Alternator, parameter_counts
+from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
 from alternators_cli.settings import ModelConfig, format_validation_error
 
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
 PRETRAINED_PREFIX = "pretrained:"
-KINDS = ("distribution",)
+KINDS = ("distribution", "sequence")
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -37,7 +37,7 @@ class Checkpoint:
 
     path: str
     payload: dict
-    model: Alternator
+    model: Alternator | SequenceAlternator
     normalizer: Normalizer
 
     @property
@@ -73,7 +73,7 @@ class Checkpoint:
                 k: self.data[k] for k in ("name", "builtin", "dim", "columns", "rows")
                 if k in self.data
             },
-            "heldout_rows": 0 if self.heldout is None else len(self.heldout),
+            "heldout_rows": 0 if self.heldout is None else int(np.prod(self.heldout.shape[:-1])),
             "settings": self.settings,
             "parameters": parameter_counts(self.model),
             "epochs_trained": int(self.payload["epoch"]),
@@ -84,12 +84,17 @@ class Checkpoint:
 
 def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: float) -> dict:
     data = trainer.data
-    rows = None if data.builtin else int(len(data.train) + (0 if heldout is None else len(heldout)))
+    if data.builtin:
+        rows = None
+    elif data.kind == "sequence":
+        rows = int(data.train.shape[1] + (0 if heldout is None else heldout.shape[1]))
+    else:
+        rows = int(len(data.train) + (0 if heldout is None else len(heldout)))
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "kind": "distribution",
+        "kind": data.kind,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": trainer.settings.model_dump(mode="json"),
         "data": {
@@ -193,10 +198,13 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         raise BadInput(f"{name} holds a model of unknown kind {payload['kind']!r}")
     try:
         settings = payload["settings"]
-        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields})
+        # Files written before sequences existed have no kind or window: the defaults apply.
+        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields if k in settings})
         dim = int(payload["data"]["dim"])
         normalizer = Normalizer.from_state(payload["normalizer"])
-        model = Alternator(dim, config)
+        if config.kind != payload["kind"]:
+            raise KeyError("kind")
+        model = build_model(dim, config)
         model.load_state_dict(payload["state"]["model"])
     except ValidationError as err:
         raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None

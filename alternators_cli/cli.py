@@ -86,6 +86,11 @@ class PrecisionChoice(StrEnum):
     fp16 = "fp16"
 
 
+class KindChoice(StrEnum):
+    distribution = "distribution"
+    sequence = "sequence"
+
+
 class ObjectiveChoice(StrEnum):
     energy = "energy"
     mse = "mse"
@@ -308,6 +313,8 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     )
     from alternators_cli.engine import TrainingData, split_indices, split_table
 
+    if settings.kind == "sequence":
+        return resolve_sequence_data(spec, settings)
     if spec in BUILTINS:
         info = BUILTINS[spec]
         return TrainingData(spec, info.dim, [f"x{i}" for i in range(info.dim)], True), None
@@ -330,6 +337,47 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         TrainingData(name, values.shape[1], table.columns, False, train_part, heldout),
         heldout if len(heldout) else None,
     )
+
+
+def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
+    """Sequences: (TrainingData of (N, T, D) series, held-out tails or None). A built-in
+    is drawn once per run; its evaluation draws fresh trajectories instead of a tail."""
+    from alternators_cli.data import (
+        BUILTINS,
+        default_columns,
+        looks_like_file,
+        read_sequences,
+        unknown_dataset_message,
+    )
+    from alternators_cli.engine import TrainingData, builtin_sequences, split_series
+
+    if spec in BUILTINS:
+        series = builtin_sequences(spec, settings.seed)
+        if series.shape[1] < settings.window:
+            raise BadInput(f"--window {settings.window} is longer than the built-in "
+                           f"series ({series.shape[1]} steps)")
+        dim = series.shape[2]
+        return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
+    if not looks_like_file(spec) and not Path(spec).exists():
+        raise BadInput(unknown_dataset_message(spec))
+    values, columns = read_sequences(spec, sys.stdin.buffer if spec == "-" else None)
+    train_part, heldout = split_series(values, settings.heldout, settings.window)
+    name = "stdin" if spec == "-" else Path(spec).stem
+    data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
+                        kind="sequence")
+    return data, heldout if heldout.shape[1] else None
+
+
+def choose_kind(data_spec: str, flags: dict) -> None:
+    """A built-in knows its kind: fill in --kind, or refuse a contradicting one."""
+    from alternators_cli.data import BUILTINS
+
+    if data_spec not in BUILTINS:
+        return
+    own = BUILTINS[data_spec].kind
+    if flags.get("kind") not in (None, own):
+        raise BadInput(f"--kind {flags['kind']}: {data_spec} is a {own} data set")
+    flags["kind"] = own
 
 
 class Progress:
@@ -460,7 +508,17 @@ def train(
     ema: Annotated[float | None, typer.Option(help="EMA decay of the weights (0 = off).")] = None,
     heldout: Annotated[
         float | None,
-        typer.Option(help="Fraction of a data file held out for evaluation.", show_default="0.1"),
+        typer.Option(help="Fraction of a data file held out for evaluation (sequences: the "
+                          "last part of every series).", show_default="0.1"),
+    ] = None,
+    kind: Annotated[
+        KindChoice | None,
+        typer.Option(help="distribution (rows are points) or sequence (rows are time) for a "
+                          "file; built-ins know their kind.", show_default="distribution"),
+    ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(help="Sequences: time steps per training window.", show_default="64"),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
     device: Annotated[
@@ -486,12 +544,14 @@ def train(
         bool, typer.Option("--json", help="Print the final evaluation as JSON.")
     ] = False,
 ) -> None:
-    """Train an alternator on a distribution and write a run directory.
+    """Train an alternator on a distribution or on time series and write a run directory.
 
     Writes model.pt, settings.json, metrics.csv and loss.png into --out, then prints the
     evaluation of a fresh sample against held-out data.
 
     Example: alternators train pinwheel --epochs 50 --out runs/pw
+
+    Example: alternators train series.csv --kind sequence --window 64
     """
     from alternators_cli.settings import load_train_settings
 
@@ -502,7 +562,9 @@ def train(
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
+        "kind": kind.value if kind else None, "window": window,
     }
+    choose_kind(data_spec, flags)
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
     settings = load_train_settings(flags, config)
@@ -574,7 +636,8 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
     for key, value in flags.items():
         if value is None or key in ("epochs", "device", "precision"):
             continue
-        if saved.get(key) != value:
+        default = TrainSettings.model_fields[key].default  # files older than the key
+        if saved.get(key, default) != value:
             raise BadInput(
                 f"--resume continues with the checkpoint's settings: --{key.replace('_', '-')} "
                 f"is {saved.get(key)!r} there (only --epochs and --device may change)"
@@ -666,7 +729,12 @@ def write_run_files(trainer, run_dir: Path) -> None:
 
 
 def final_evaluation(model_path: Path, as_json: bool) -> None:
-    ckpt = load_checkpoint(str(model_path))
+    ckpt = load_checkpoint(str(model_path), kind=None)
+    if ckpt.payload["kind"] == "sequence":
+        from alternators_cli.cli_sequences import evaluate_sequence_checkpoint
+
+        evaluate_sequence_checkpoint(ckpt, None, as_json)
+        return
     reference = default_reference(ckpt)
     if reference is None:
         print("no held-out data to evaluate against (use --heldout > 0)", file=sys.stderr)
@@ -696,9 +764,17 @@ def sample(
             "--all-steps", help="Emit every step x_1..x_T (npy [T, n, D]; CSV: step column)."
         ),
     ] = False,
+    length: Annotated[
+        int | None,
+        typer.Option("--length", min=1, max=1_000_000,
+                     help="Sequences: time steps per trajectory [default: the training window]."),
+    ] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
     """Draw samples from a trained alternator (CSV with a header on stdout by default).
+
+    A sequence model draws n trajectories of --length steps: npy [n, T, D], or CSV with
+    columns path, t and the channels.
 
     Same checkpoint and --seed give byte-identical output on the same machine.
 
@@ -707,7 +783,16 @@ def sample(
     from alternators_cli import engine
     from alternators_cli import output as enc
 
-    ckpt = load_checkpoint(checkpoint_spec, device)
+    ckpt = load_checkpoint(checkpoint_spec, device, kind=None)
+    if ckpt.payload["kind"] == "sequence":
+        if all_steps:
+            raise BadInput("--all-steps is for distributions: a sequence's steps are its rows")
+        from alternators_cli.cli_sequences import sample_sequences
+
+        sample_sequences(ckpt, n, length, seed, fmt is Format.npy, output)
+        return
+    if length is not None:
+        raise BadInput("--length is for sequence models; this checkpoint holds a distribution")
     dim, T = ckpt.dim, ckpt.model.steps
     with open_output(output, fmt is Format.npy) as out:
         if all_steps:
@@ -816,10 +901,26 @@ def evaluate(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write a PNG of samples beside the reference.")
     ] = None,
+    input_spec: Annotated[
+        str | None,
+        typer.Option("--input", help="Sequences: held-out series to score (.csv/.npy) "
+                                     "[default: the checkpoint's held-out part]."),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Sequences: forecast horizon scored.")
+    ] = 20,
+    season: Annotated[
+        int | None,
+        typer.Option(min=2, help="Sequences: season length for the seasonal-naive baseline "
+                                 "[default: detected from the data, if any]."),
+    ] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
     """Score samples against a reference: energy distance, MMD^2 and sliced W2, each with
     its floor (the same metric between two reference draws) and the ratio.
+
+    A sequence model is scored on held-out series instead: imputation, forecasts and (for
+    lorenz) latent recovery, each beside a simple baseline.
 
     Example: alternators sample -c runs/pinwheel/model.pt \\
       | alternators evaluate --samples - --reference pinwheel
@@ -833,7 +934,17 @@ def evaluate(
         raise BadInput("give exactly one of --checkpoint or --samples")
     if plot is not None:
         check_writable_target(plot)
-    ckpt = load_checkpoint(checkpoint_spec, device) if checkpoint_spec else None
+    ckpt = load_checkpoint(checkpoint_spec, device, kind=None) if checkpoint_spec else None
+    if ckpt is not None and ckpt.payload["kind"] == "sequence":
+        if reference_spec is not None or plot is not None:
+            raise BadInput("--reference and --plot are for distributions; a sequence model "
+                           "is scored on --input (or its held-out part)")
+        from alternators_cli.cli_sequences import evaluate_sequence_checkpoint
+
+        evaluate_sequence_checkpoint(ckpt, input_spec, as_json, horizon, season, seed)
+        return
+    if input_spec is not None:
+        raise BadInput("--input is for sequence models: give --reference for a distribution")
     if reference_spec is not None:
         reference = reference_from_spec(reference_spec)
     elif ckpt is not None:
@@ -894,9 +1005,14 @@ def animate(
     from alternators_cli.data import draw_builtin
     from alternators_cli.plots import cycle_frames, encode_gif
 
-    ckpt = load_checkpoint(checkpoint_spec, device)
+    ckpt = load_checkpoint(checkpoint_spec, device, kind=None)
     if not is_stdout(output) and not output.lower().endswith(".gif"):
         raise BadInput(f"-o {output}: animate writes a GIF; give a file name ending in .gif")
+    if ckpt.payload["kind"] == "sequence":
+        from alternators_cli.cli_sequences import animate_sequence
+
+        animate_sequence(ckpt, output, fps, seed)
+        return
     with open_output(output, binary_format=True) as out:
         frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
         reference = default_reference(ckpt)
@@ -960,6 +1076,9 @@ def main() -> None:
         os._exit(code if isinstance(code, int) else 0)
     app()
 
+
+# Sequence commands (impute, forecast) register on the same app.
+from alternators_cli import cli_sequences  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

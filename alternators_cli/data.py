@@ -366,7 +366,9 @@ def open_npy_rows(path: Path, chunk_rows: int = 1 << 20) -> np.ndarray:
     return arr
 
 
-def read_sequences(spec: str, stdin: io.BufferedIOBase | None = None) -> tuple[np.ndarray, list[str]]:
+def read_sequences(
+    spec: str, stdin: io.BufferedIOBase | None = None
+) -> tuple[np.ndarray, list[str]]:
     """A user's time series as (N, T, D) float32 with NaN = missing, and channel names.
 
     CSV: one long series (rows = time, columns = channels, empty cell or NaN = missing).

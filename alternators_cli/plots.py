@@ -115,3 +115,56 @@ def _png(fig) -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+MAX_SEQUENCE_FRAMES = 48
+SHOWN_CHANNELS = 5
+
+
+def principal_path(z: np.ndarray, k: int = 3) -> np.ndarray:
+    """z (T, Dz) itself when Dz <= k, else its first k principal components (T, k)."""
+    if z.shape[1] <= k:
+        return z
+    centred = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:k].T
+
+
+def sequence_frames(x: np.ndarray, z: np.ndarray, columns: list[str], title: str) -> list:
+    """Frames of one generated trajectory growing step by step: the first channels of
+    x (T, D) over time, and the latent path z (T, Dz) in 3-D (principal components when
+    Dz > 3)."""
+    T = x.shape[0]
+    path = principal_path(z)
+    shown = x[:, :SHOWN_CHANNELS]
+    ends = np.unique(np.linspace(1, T, min(T, MAX_SEQUENCE_FRAMES)).round().astype(int))
+    pad = lambda lo, hi: (lo - 0.05 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9))  # noqa: E731
+    ylim = pad(np.nanmin(shown), np.nanmax(shown))
+    limits = [pad(path[:, k].min(), path[:, k].max()) for k in range(path.shape[1])]
+    images = []
+    for end in ends:
+        fig = plt.figure(figsize=(9, 3.8), dpi=80)
+        ax = fig.add_subplot(1, 2, 1)
+        for j in range(shown.shape[1]):
+            ax.plot(np.arange(end), shown[:end, j], lw=1, label=columns[j])
+        ax.set_xlim(0, T - 1)
+        ax.set_ylim(*ylim)
+        ax.set_xlabel("t")
+        ax.set_title(f"{title}: generated x_t, t = {end}/{T}")
+        ax.legend(loc="upper right", fontsize=7)
+        if path.shape[1] == 3:
+            ax3 = fig.add_subplot(1, 2, 2, projection="3d")
+            ax3.plot(path[:end, 0], path[:end, 1], path[:end, 2], lw=0.8)
+            ax3.set_xlim(*limits[0])
+            ax3.set_ylim(*limits[1])
+            ax3.set_zlim(*limits[2])
+        else:
+            ax3 = fig.add_subplot(1, 2, 2)
+            ax3.plot(np.arange(end), path[:end], lw=0.8)
+            ax3.set_xlim(0, T - 1)
+        ax3.set_title("latent z_t" + (" (top 3 principal components)" if z.shape[1] > 3 else ""))
+        fig.tight_layout()
+        fig.canvas.draw()
+        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+        plt.close(fig)
+    return images
