@@ -37,7 +37,7 @@ bench-quality: bench-install
 	$(BIN)/python benchmarks/quality.py
 
 bench-sequence: install
-	$(BIN)/python benchmarks/sequence.py
+	$(BIN)/python benchmarks/sequence.py $(ARGS)
 
 bench-speed: install
 	$(BIN)/python benchmarks/speed.py
@@ -47,7 +47,7 @@ bench-scale: install
 
 # Rebuild the shipped checkpoints with the CLI at default settings.
 pretrained: install
-	for d in pinwheel checkerboard 2spirals 8gaussians; do \
+	for d in pinwheel checkerboard 2spirals 8gaussians lorenz; do \
 		$(ALT) train $$d --out build/pretrained/$$d --overwrite --device cpu && \
 		$(BIN)/python -m alternators_cli.checkpoint slim build/pretrained/$$d/model.pt \
 			alternators_cli/pretrained/$$d.pt || exit 1; \

@@ -349,13 +349,18 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
         read_sequences,
         unknown_dataset_message,
     )
-    from alternators_cli.engine import TrainingData, builtin_sequences, split_series
+    from alternators_cli.engine import (
+        LORENZ_TRAIN_LENGTH,
+        TrainingData,
+        builtin_sequences,
+        split_series,
+    )
 
     if spec in BUILTINS:
-        series = builtin_sequences(spec, settings.seed)
-        if series.shape[1] < settings.window:
+        if settings.window > LORENZ_TRAIN_LENGTH:
             raise BadInput(f"--window {settings.window} is longer than the built-in "
-                           f"series ({series.shape[1]} steps)")
+                           f"series ({LORENZ_TRAIN_LENGTH} steps)")
+        series = builtin_sequences(spec, settings.seed)
         dim = series.shape[2]
         return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
     if not looks_like_file(spec) and not Path(spec).exists():
@@ -733,7 +738,10 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
     if ckpt.payload["kind"] == "sequence":
         from alternators_cli.cli_sequences import evaluate_sequence_checkpoint
 
-        evaluate_sequence_checkpoint(ckpt, None, as_json)
+        try:
+            evaluate_sequence_checkpoint(ckpt, None, as_json)
+        except BadInput as exc:  # the run itself succeeded: say why it is not scored
+            print(f"no evaluation: {exc}", file=sys.stderr)
         return
     reference = default_reference(ckpt)
     if reference is None:
@@ -754,7 +762,12 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
 @handle_errors
 def sample(
     checkpoint_spec: CheckpointOpt,
-    n: CountOpt = 10_000,
+    n: Annotated[
+        int | None,
+        typer.Option("-n", "--num", min=1,
+                     help="Number of points, or of trajectories for a sequence model.",
+                     show_default="10000 points, 10 trajectories"),
+    ] = None,
     seed: SeedOpt = 0,
     fmt: FormatOpt = Format.csv,
     output: OutputOpt = None,
@@ -789,8 +802,9 @@ def sample(
             raise BadInput("--all-steps is for distributions: a sequence's steps are its rows")
         from alternators_cli.cli_sequences import sample_sequences
 
-        sample_sequences(ckpt, n, length, seed, fmt is Format.npy, output)
+        sample_sequences(ckpt, n or 10, length, seed, fmt is Format.npy, output)
         return
+    n = n or 10_000
     if length is not None:
         raise BadInput("--length is for sequence models; this checkpoint holds a distribution")
     dim, T = ckpt.dim, ckpt.model.steps

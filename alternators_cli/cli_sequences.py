@@ -109,8 +109,9 @@ def impute(
     """Fill the missing cells of a series with the median of n sampled completions.
 
     Observed cells come back unchanged; CSV keeps the input's columns and row order, and
-    --band adds <column>_lower and <column>_upper. npy: [N, T, D], or with --band
-    [3, N, T, D] (median, lower, upper).
+    --band adds <column>_lower and <column>_upper (an .npy input of several series gets a
+    leading series column). npy: [N, T, D], or with --band [3, N, T, D] (median, lower,
+    upper).
 
     Example: alternators impute -c runs/lorenz/model.pt --input gappy.csv --band 0.9 -o filled.csv
     """
@@ -127,14 +128,17 @@ def impute(
             parts = [result["median"]] + ([result["lower"], result["upper"]] if band else [])
             out.write(enc.npy_bytes(np.stack(parts) if band else parts[0]))
         else:
-            names = list(columns)
-            blocks = [result["median"].reshape(-1, ckpt.dim)]
+            N, T = values.shape[:2]
+            names = (["series"] if N > 1 else []) + list(columns)
+            blocks = [np.repeat(np.arange(N), T)[:, None].astype(float)] if N > 1 else []
+            blocks += [result["median"].reshape(-1, ckpt.dim)]
             if band is not None:
                 names += [f"{c}_lower" for c in columns] + [f"{c}_upper" for c in columns]
                 blocks += [result["lower"].reshape(-1, ckpt.dim),
                            result["upper"].reshape(-1, ckpt.dim)]
             out.write(csv_line(names))
-            out.write(number_rows(*blocks))
+            rows = number_rows(*blocks).decode().splitlines()
+            out.write("".join((_ints(r, 1) if N > 1 else r) + "\n" for r in rows).encode())
     print(f"filled {missing} missing cell(s) with the median of {n} completions",
           file=sys.stderr)
 

@@ -276,7 +276,8 @@ def _load_npy(target, source: str, mmap: bool = False) -> np.ndarray:
         raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
     except (OSError, EOFError) as exc:
         raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+    numeric = np.issubdtype(arr.dtype, np.number) and not np.iscomplexobj(arr)
+    if not (numeric or arr.dtype == np.bool_):
         raise BadInput(f"{source} has dtype {arr.dtype}; a numeric array is needed")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
@@ -383,8 +384,8 @@ def read_sequences(
             raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
         except (OSError, EOFError) as exc:
             raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
-        if not np.issubdtype(arr.dtype, np.number):
-            raise BadInput(f"{spec} has dtype {arr.dtype}; a numeric array is needed")
+        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise BadInput(f"{spec} has dtype {arr.dtype}; a real numeric array is needed")
         if arr.ndim == 1:
             arr = arr[None, :, None]
         elif arr.ndim == 2:

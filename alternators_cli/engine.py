@@ -9,6 +9,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -98,8 +99,10 @@ class Normalizer:
     def fit_per_channel(cls, x: np.ndarray) -> Normalizer:
         """Per-channel mean and scale over observed (non-NaN) cells: for time series, whose
         channels need not share units."""
-        mean = np.nanmean(x, axis=0)
-        scale = np.nanstd(x, axis=0)
+        with warnings.catch_warnings():  # a channel with no observed cell: mean 0, scale 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(x, axis=0)
+            scale = np.nanstd(x, axis=0)
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         return cls(np.nan_to_num(mean).astype(np.float32), scale.astype(np.float32))
 

@@ -10,6 +10,7 @@ import torch
 from alternators_cli import sequence_metrics as sm
 from alternators_cli.data import lorenz_series
 from alternators_cli.engine import Normalizer, _derived_seed
+from alternators_cli.errors import BadInput
 from alternators_cli.model import SequenceAlternator
 
 DRAW_CHUNK_CELLS = 4_000_000  # cap on draws x series x steps x channels per model call
@@ -48,9 +49,13 @@ def sample_paths(
     model: SequenceAlternator, normalizer: Normalizer, n: int, length: int, seed: int
 ) -> np.ndarray:
     """n new trajectories of `length` steps: (n, length, D) in data units."""
-    empty = np.full((n, length, model.data_dim), np.nan, dtype=np.float32)
-    draws, _ = run_draws(model, normalizer, empty, 1, seed)
-    return draws[0]
+    width = max(model.data_dim, model.config.latent_dim)
+    chunk = max(1, DRAW_CHUNK_CELLS // (length * width))
+    parts = []
+    for index, first in enumerate(range(0, n, chunk)):  # memory flat in n
+        empty = np.full((min(chunk, n - first), length, model.data_dim), np.nan, np.float32)
+        parts.append(run_draws(model, normalizer, empty, 1, _derived_seed(seed, index))[0][0])
+    return np.concatenate(parts)
 
 
 def band_quantiles(band: float) -> tuple[float, float]:
@@ -140,6 +145,9 @@ def evaluate(
             result["imputation"].append(row)
 
     history, future = segs[:, :-horizon], segs[:, -horizon:]
+    if np.isnan(future[:, -1]).all():
+        raise BadInput(f"no observed value at forecast horizon {horizon} in any segment to "
+                       "score against: give a series observed there, or another --horizon")
     paths = forecast(model, normalizer, history, horizon, 2 * draws, seed)  # (S, M, H, D)
     last = future[:, -1]
     fc = {"horizon": horizon,

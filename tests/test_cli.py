@@ -70,7 +70,8 @@ def test_datasets_json(runner):
     rows = json.loads(result.stdout)
     assert [r["name"] for r in rows] == list(BUILTINS)
     for r in rows:
-        assert r["kind"] == "distribution" and r["dim"] == 2 and r["description"]
+        expected = ("sequence", 20) if r["name"] == "lorenz" else ("distribution", 2)
+        assert (r["kind"], r["dim"]) == expected and r["description"]
 
 
 def test_datasets_table(runner):

@@ -33,14 +33,15 @@ def test_required_and_standard_sets_are_built_in():
 
 @pytest.mark.parametrize("name", list(BUILTINS))
 def test_builtin_shape_dtype_and_determinism(name):
+    dim = BUILTINS[name].dim
     a = draw_builtin(name, 501, seed=4)
     b = draw_builtin(name, 501, seed=4)
     c = draw_builtin(name, 501, seed=5)
-    assert a.shape == (501, 2) and a.dtype == np.float32
+    assert a.shape == (501, dim) and a.dtype == np.float32
     assert np.isfinite(a).all()
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    assert draw_builtin(name, 1, seed=0).shape == (1, 2)
+    assert draw_builtin(name, 1, seed=0).shape == (1, dim)
 
 
 def test_unknown_builtin_is_a_bad_input():

@@ -54,3 +54,16 @@ def test_resume_refuses_a_sampling_only_checkpoint(tmp_path):
                                  "--epochs", "600"])
     assert result.exit_code == 2
     assert "no training state" in result.stderr
+
+
+def test_pretrained_lorenz_forecasts_better_than_persistence(tmp_path):
+    from alternators_cli import sequence_metrics, sequences
+
+    ckpt = checkpoint.load("pretrained:lorenz", kind="sequence")
+    segs, _ = sequences.lorenz_heldout(8, 84, seed=5)
+    history, future = segs[:, :-20], segs[:, -20:]
+    paths = sequences.forecast(ckpt.model, ckpt.normalizer, history, 20, 20, seed=0)
+    crps = sequence_metrics.crps_from_samples(paths[:, :, -1], future[:, -1])
+    persistence = sequence_metrics.persistence_forecast(history, 20)[:, -1]
+    # A broken or untrained model is no better than repeating the last value.
+    assert crps < 0.8 * sequence_metrics.crps_point(persistence, future[:, -1])
