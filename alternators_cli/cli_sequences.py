@@ -228,6 +228,12 @@ def evaluate_sequence_checkpoint(
                 f"(training window + --horizon {horizon}); give a longer series or a "
                 "smaller --horizon"
             )
+    if season is None:
+        # Detected on the whole series (segments are too short to show a season), up to
+        # the longest season the segments' history can repeat.
+        from alternators_cli.sequence_metrics import detect_season
+
+        season = detect_season(values, max_lag=segs.shape[1] - horizon)
     result = sq.evaluate(ckpt.model, ckpt.normalizer, segs, seed, horizon=horizon,
                          season=season, states=states)
     result["source"] = source
