@@ -786,7 +786,7 @@ def sample(
 ) -> None:
     """Draw samples from a trained alternator (CSV with a header on stdout by default).
 
-    A sequence model draws n trajectories of --length steps: npy [n, T, D], or CSV with
+    A sequence model draws n trajectories of --length steps: npy of shape (n, T, D), or CSV with
     columns path, t and the channels.
 
     Same checkpoint and --seed give byte-identical output on the same machine.

@@ -159,7 +159,7 @@ def forecast(
     ] = 0.9,
     fmt: Annotated[
         Format, typer.Option("--format", help="csv: median and band per channel; npy: all "
-                                              "paths [n, H, D] ([n, N, H, D] for N series).")
+                                              "paths, (n, H, D), or (n, N, H, D) for N series.")
     ] = Format.csv,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
