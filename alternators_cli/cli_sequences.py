@@ -62,19 +62,6 @@ def output_is_npy(fmt: Format | None, input_spec: str) -> bool:
     return input_spec.lower().endswith(".npy")
 
 
-def csv_line(cells) -> bytes:
-    return (",".join(cells) + "\n").encode()
-
-
-def number_rows(*columns: np.ndarray) -> bytes:
-    """CSV rows from 2-D float arrays placed side by side (NaN written as an empty cell)."""
-    from alternators_cli.output import FLOAT_FORMAT
-
-    table = np.concatenate([np.atleast_2d(c) for c in columns], axis=1)
-    lines = [",".join("" if np.isnan(v) else FLOAT_FORMAT % v for v in row) for row in table]
-    return ("\n".join(lines) + "\n").encode() if lines else b""
-
-
 def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, output) -> None:
     from alternators_cli import output as enc
     from alternators_cli.sequences import sample_paths
@@ -85,12 +72,8 @@ def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, out
         if npy:
             out.write(enc.npy_bytes(paths))
             return
-        out.write(csv_line(["path", "t", *ckpt.columns]))
-        index = np.stack(np.meshgrid(np.arange(n), np.arange(length), indexing="ij"), -1)
-        ids = index.reshape(-1, 2)
-        body = number_rows(paths.reshape(-1, ckpt.dim)).decode().splitlines()
-        lines = (f"{p},{t},{row}\n" for (p, t), row in zip(ids, body, strict=True))
-        out.write("".join(lines).encode())
+        out.write(enc.csv_header(["path", "t", *ckpt.columns]))
+        out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=enc.grid_index(n, length)))
 
 
 @app.command()
@@ -130,15 +113,14 @@ def impute(
         else:
             N, T = values.shape[:2]
             names = (["series"] if N > 1 else []) + list(columns)
-            blocks = [np.repeat(np.arange(N), T)[:, None].astype(float)] if N > 1 else []
-            blocks += [result["median"].reshape(-1, ckpt.dim)]
+            blocks = [result["median"].reshape(-1, ckpt.dim)]
             if band is not None:
                 names += [f"{c}_lower" for c in columns] + [f"{c}_upper" for c in columns]
                 blocks += [result["lower"].reshape(-1, ckpt.dim),
                            result["upper"].reshape(-1, ckpt.dim)]
-            out.write(csv_line(names))
-            rows = number_rows(*blocks).decode().splitlines()
-            out.write("".join((_ints(r, 1) if N > 1 else r) + "\n" for r in rows).encode())
+            index = enc.grid_index(N, T)[:, :1] if N > 1 else None
+            out.write(enc.csv_header(names))
+            out.write(enc.csv_rows(np.hstack(blocks), index=index))
     print(f"filled {missing} missing cell(s) with the median of {n} completions",
           file=sys.stderr)
 
@@ -185,19 +167,10 @@ def forecast(
         lower, upper = np.quantile(paths, [lo, hi], axis=0)
         names = [c + suffix for c in columns for suffix in ("", "_lower", "_upper")]
         index = ["series", "step"] if N > 1 else ["step"]
-        out.write(csv_line(index + names))
-        inter = np.stack([median, lower, upper], axis=-1).reshape(N, horizon, -1)
-        for s in range(N):
-            steps = np.arange(1, horizon + 1)[:, None].astype(float)
-            lead = [np.full_like(steps, s), steps] if N > 1 else [steps]
-            rows = number_rows(*lead, inter[s]).decode().splitlines()
-            # index columns are integers
-            out.write("".join(_ints(r, len(lead)) + "\n" for r in rows).encode())
-
-
-def _ints(row: str, k: int) -> str:
-    cells = row.split(",")
-    return ",".join([str(int(float(c))) for c in cells[:k]] + cells[k:])
+        out.write(enc.csv_header(index + names))
+        interleaved = np.stack([median, lower, upper], axis=-1).reshape(N * horizon, -1)
+        rows = enc.grid_index(N, horizon) + [0, 1]  # (series, step), steps from 1
+        out.write(enc.csv_rows(interleaved, index=rows if N > 1 else rows[:, 1:]))
 
 
 def evaluate_sequence_checkpoint(

@@ -55,7 +55,12 @@ class Alternator(nn.Module):
         T, dz = config.steps, config.latent_dim
         d_step = 2 * STEP_FREQUENCIES
         self.opn = StepMLP(dz, data_dim, config.hidden, config.layers, d_step)  # f_theta
-        self.stn = StepMLP(data_dim, dz, config.hidden, config.layers, d_step)  # g_phi
+        k = config.fourier_features
+        self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step)  # g_phi
+        # Fixed random frequencies (a buffer, saved with the weights): sharp structure in x
+        # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B.
+        freq = torch.randn(data_dim, k, generator=torch.Generator().manual_seed(0))
+        self.register_buffer("fourier", freq * config.fourier_scale, persistent=False)  # (Dx, k)
 
         sigma_x = torch.linspace(config.noise_max, config.noise_min, T, dtype=torch.float64)
         if T == 1:
@@ -80,6 +85,13 @@ class Alternator(nn.Module):
     @property
     def steps(self) -> int:
         return self.config.steps
+
+    def stn_input(self, x: Tensor) -> Tensor:
+        """x (..., Dx), or [x, sin(x B), cos(x B)] (..., Dx + 2k) with Fourier features."""
+        if self.fourier.shape[1] == 0:
+            return x
+        proj = x @ self.fourier  # (..., k)
+        return torch.cat([x, torch.sin(proj), torch.cos(proj)], dim=-1)
 
     def step_biases(self) -> tuple[Tensor, Tensor]:
         """Per-step first-layer biases of OPN and STN: (T, H) each."""
@@ -112,7 +124,7 @@ class Alternator(nn.Module):
                 break  # z_T is not needed for the output
             eps_z = torch.randn(n, dz, generator=generator, device=device)  # (n, Dz)
             z = (
-                self.z_in[t] * self.stn(x, stn_bias[t])
+                self.z_in[t] * self.stn(self.stn_input(x), stn_bias[t])
                 + self.z_keep[t] * z
                 + self.sigma_z[t] * eps_z
             )  # (2)
@@ -145,7 +157,7 @@ class Alternator(nn.Module):
         # STN on noised data, all steps in one call.
         eps = torch.randn(T, B, self.data_dim, generator=generator, device=device)
         x_noised = self.x_keep[:, None, None] * x + self.sigma_x[:, None, None] * eps  # (T, B, Dx)
-        z_hat = self.stn(x_noised, stn_bias[:, None, :])  # (T, B, Dz)
+        z_hat = self.stn(self.stn_input(x_noised), stn_bias[:, None, :])  # (T, B, Dz)
 
         # Latent path (2): zbar_t is z_t without its fresh noise; s_t the noise scale.
         m = cfg.draws if cfg.objective is Objective.energy else 1

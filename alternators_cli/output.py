@@ -14,16 +14,26 @@ def csv_header(columns: list[str], with_step: bool = False) -> bytes:
     return (",".join(names) + "\n").encode()
 
 
-def csv_rows(points: np.ndarray, step: int | None = None) -> bytes:
-    """points: (c, D) -> CSV lines; with `step`, a leading integer step column."""
+def csv_rows(
+    points: np.ndarray, step: int | None = None, index: np.ndarray | None = None
+) -> bytes:
+    """points: (c, D) -> CSV lines, after leading integer columns: `step` (one value for
+    every row) or `index` (c, k) (e.g. path and time of each row)."""
     buf = io.StringIO()
-    if step is None:
+    if step is not None:
+        index = np.full((len(points), 1), step)
+    if index is None:
         np.savetxt(buf, points, fmt=FLOAT_FORMAT, delimiter=",")
     else:
-        fmt = ["%d"] + [FLOAT_FORMAT] * points.shape[1]
-        col = np.full((len(points), 1), step, dtype=np.float64)
-        np.savetxt(buf, np.hstack([col, points.astype(np.float64)]), fmt=fmt, delimiter=",")
+        fmt = ["%d"] * index.shape[1] + [FLOAT_FORMAT] * points.shape[1]
+        table = np.hstack([index.astype(np.float64), points.astype(np.float64)])
+        np.savetxt(buf, table, fmt=fmt, delimiter=",")
     return buf.getvalue().encode()
+
+
+def grid_index(*sizes: int) -> np.ndarray:
+    """Every combination of range(n1) x range(n2) x ..., in C order: (prod, len(sizes))."""
+    return np.stack(np.meshgrid(*map(np.arange, sizes), indexing="ij"), -1).reshape(-1, len(sizes))
 
 
 def npy_header(shape: tuple[int, ...], dtype=np.float32) -> bytes:

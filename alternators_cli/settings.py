@@ -80,6 +80,13 @@ class ModelConfig(BaseModel):
         2, ge=2, le=64, description="OPN draws per point for the energy objective."
     )
 
+    fourier_features: int = Field(
+        0, ge=0, le=4096,
+        description="Random Fourier features of x the STN also reads (0 = off).",
+    )
+    fourier_scale: float = Field(
+        4.0, gt=0, le=1000, description="Frequency scale of the STN's Fourier features."
+    )
     scored_steps: int = Field(
         0, ge=0, le=1000,
         description="Random steps per point at which the OPN is scored (0 = all T).",
