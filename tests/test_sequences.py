@@ -782,3 +782,25 @@ def test_evaluate_input_missing_last_steps_is_not_an_internal_error(runner, seq_
                              "--horizon", 4, "--json"])
     assert "internal error" not in result.stderr
     assert result.exit_code == 2 and "forecast horizon" in result.stderr
+
+
+def test_long_series_run_as_pieces_with_burn_in(monkeypatch):
+    values = np.arange(2 * 23 * 3, dtype=np.float32).reshape(2, 23, 3)
+    monkeypatch.setattr(sq, "PIECE", 5)
+    monkeypatch.setattr(sq, "BURN_IN", 3)
+    pieces = sq.split_pieces(values)
+    assert pieces.shape == (2 * 5, 3 + 5, 3)
+    assert np.isnan(pieces[0, :3]).all()  # nothing before the start
+    np.testing.assert_array_equal(pieces[1, :3], values[0, 2:5])  # burn-in = steps before
+    np.testing.assert_array_equal(sq.join_pieces(pieces[None], 2, 23)[0], values)
+
+
+def test_impute_of_a_long_series_matches_the_short_path_on_observed_cells(seq_ckpt, monkeypatch):
+    values = np.tile(gappy_values(), (3, 1))[None].astype(np.float32)  # (1, 120, 3)
+    monkeypatch.setattr(sq, "SPLIT_ABOVE", 50)
+    monkeypatch.setattr(sq, "PIECE", 32)
+    monkeypatch.setattr(sq, "BURN_IN", 8)
+    out = sq.impute(seq_ckpt.model, seq_ckpt.normalizer, values, 4, seed=0)["median"]
+    missing = np.isnan(values)
+    assert out.shape == values.shape and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[~missing], values[~missing])
