@@ -795,7 +795,7 @@ def test_long_series_run_as_pieces_with_burn_in(monkeypatch):
     np.testing.assert_array_equal(sq.join_pieces(pieces[None], 2, 23)[0], values)
 
 
-def test_impute_of_a_long_series_matches_the_short_path_on_observed_cells(seq_ckpt, monkeypatch):
+def test_impute_of_a_long_series_in_pieces_fills_gaps_and_keeps_observed_cells(seq_ckpt, monkeypatch):
     values = np.tile(gappy_values(), (3, 1))[None].astype(np.float32)  # (1, 120, 3)
     monkeypatch.setattr(sq, "SPLIT_ABOVE", 50)
     monkeypatch.setattr(sq, "PIECE", 32)
