@@ -221,15 +221,16 @@ def print_sequence_report(result: dict, as_json: bool) -> None:
     table = RichTable(title=f"imputation on {result['source']} ({result['segments']} segments "
                             f"of {result['length']} steps)")
     for col in ("missing", "pattern", "MAE", "linear interp. MAE", "ratio", "MSE",
-                "linear interp. MSE"):
+                "linear interp. MSE", "90% band cover"):
         table.add_column(col, justify="right")
     for r in result["imputation"]:
         table.add_row(f"{r['missing']:.0%}", r["pattern"], f"{r['mae']:.4g}",
                       f"{r['linear_mae']:.4g}", f"{r['mae_ratio']:.2f}", f"{r['mse']:.4g}",
-                      f"{r['linear_mse']:.4g}")
+                      f"{r['linear_mse']:.4g}", f"{r['band_coverage']:.2f}")
     console.print(table)
     fc = result["forecast"]
-    table = RichTable(title=f"forecast at horizon {fc['horizon']}")
+    table = RichTable(title=f"forecast at horizon {fc['horizon']} (90 % band covers "
+                            f"{fc['band_coverage']:.0%} of the truth)")
     for col in ("model", "MAE", "CRPS"):
         table.add_column(col, justify="right")
     table.add_row("alternator", f"{fc['mae']:.4g}", f"{fc['crps']:.4g}")

@@ -25,6 +25,7 @@ IMPUTE_FRACTIONS = (0.1, 0.5, 0.9)
 BLOCK = 10
 EVAL_SEGMENTS = 64  # held-out segments scored (at most)
 LATENT_BURN_IN = 10  # steps the filter needs before z_t is read out
+COVERAGE_BAND = 0.9  # central band whose coverage of the truth is reported (calibration)
 
 
 def run_draws(
@@ -152,7 +153,8 @@ def evaluate(
     states: np.ndarray | None = None,
 ) -> dict:
     """Imputation, forecasting and (with true states) latent recovery on held-out
-    segments (M, L, D), each beside its simple baseline."""
+    segments (M, L, D), each beside its simple baseline; `band_coverage` is the share of
+    true values inside the central 90 % band of the draws (about 0.9 when calibrated)."""
     rng = np.random.default_rng(seed)
     result: dict = {"segments": int(segs.shape[0]), "length": int(segs.shape[1]),
                     "draws": draws, "imputation": [], "forecast": {}}
@@ -165,10 +167,13 @@ def evaluate(
                 hide = sm.scattered_mask(segs.shape, fraction, rng)
             hide = hide & observed  # only cells with a truth to score
             given = np.where(hide, np.nan, segs)
-            filled = impute(model, normalizer, given, draws, seed)["median"]
+            completed = impute(model, normalizer, given, draws, seed, band=COVERAGE_BAND)
+            filled = completed["median"]
             baseline = sm.linear_interpolation(given)
+            inside = (completed["lower"] <= segs) & (segs <= completed["upper"])
             row = {"pattern": pattern, "missing": fraction,
                    "mae": sm.mae(filled, segs, hide), "mse": sm.mse(filled, segs, hide),
+                   "band_coverage": float(inside[hide].mean()),
                    "linear_mae": sm.mae(baseline, segs, hide),
                    "linear_mse": sm.mse(baseline, segs, hide)}
             row["mae_ratio"] = row["mae"] / row["linear_mae"]
@@ -184,6 +189,9 @@ def evaluate(
           "mae": sm.mae(np.median(paths[:, :, -1], axis=0), last),
           "crps": sm.crps_from_samples(paths[:, :, -1], last),
           "mae_mean_over_horizon": sm.mae(np.median(paths, axis=0), future)}
+    lo, hi = np.quantile(paths[:, :, -1], band_quantiles(COVERAGE_BAND), axis=0)
+    seen = ~np.isnan(last)
+    fc["band_coverage"] = float(((lo <= last) & (last <= hi))[seen].mean())
     persistence = sm.persistence_forecast(history, horizon)
     fc["persistence_mae"] = sm.mae(persistence[:, -1], last)
     fc["persistence_crps"] = sm.crps_point(persistence[:, -1], last)
