@@ -665,6 +665,10 @@ def test_evaluate_json(runner, seq_run):
     assert fc["horizon"] == 20
     assert math.isfinite(fc["crps"]) and math.isfinite(fc["persistence_crps"])
     assert fc["crps"] > 0 and fc["persistence_crps"] > 0
+    for r in [*rows.values(), fc]:
+        assert 0 <= r["band_coverage"] <= 1
+    # A real band, not a point: some truths fall inside the central 90 % of the draws.
+    assert max(r["band_coverage"] for r in rows.values()) > 0
     assert "latent_correlation" not in report  # no true states for a user's file
 
 
