@@ -506,6 +506,16 @@ def train(
     objective: Annotated[
         ObjectiveChoice | None, typer.Option(help="OPN objective: energy score or mse.")
     ] = None,
+    fourier_features: Annotated[
+        int | None,
+        typer.Option(help="Random Fourier features of x the STN also reads (0 = off).",
+                     show_default="0"),
+    ] = None,
+    fourier_scale: Annotated[
+        float | None,
+        typer.Option(help="Frequency scale of those features (normalised units).",
+                     show_default="4.0"),
+    ] = None,
     precision: Annotated[
         PrecisionChoice | None,
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
@@ -565,6 +575,7 @@ def train(
         "layers": layers, "batch_size": batch_size, "epoch_size": epoch_size, "lr": lr,
         "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
+        "fourier_features": fourier_features, "fourier_scale": fourier_scale,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "kind": kind.value if kind else None, "window": window,

@@ -50,6 +50,10 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Settings a sequence model does not use: giving one with --kind sequence is an error.
+DISTRIBUTION_ONLY = ("steps", "objective", "scored_steps", "fourier_features", "fourier_scale")
+
+
 class Precision(StrEnum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -106,11 +110,22 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_schedules(self) -> ModelConfig:
-        if self.kind is Kind.sequence and self.noise_max != self.noise_min:
-            raise ValueError(
-                f"a sequence model has one constant sigma_x: set --noise-min only "
-                f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
-            )
+        if self.kind is Kind.sequence:
+            if self.noise_max != self.noise_min:
+                raise ValueError(
+                    f"a sequence model has one constant sigma_x: set --noise-min only "
+                    f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
+                )
+            fields = type(self).model_fields
+            unused = [name for name in DISTRIBUTION_ONLY
+                      if getattr(self, name) != fields[name].default]
+            if unused:
+                flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+                verb = "applies" if len(unused) == 1 else "apply"
+                raise ValueError(
+                    f"{flags} {verb} to distributions only (a sequence model's steps are its "
+                    "time steps: see --window)"
+                )
         if self.noise_min > self.noise_max:
             raise ValueError(
                 f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})"

@@ -799,7 +799,7 @@ def test_long_series_run_as_pieces_with_burn_in(monkeypatch):
     np.testing.assert_array_equal(sq.join_pieces(pieces[None], 2, 23)[0], values)
 
 
-def test_impute_of_a_long_series_in_pieces_fills_gaps_and_keeps_observed_cells(seq_ckpt, monkeypatch):
+def test_impute_of_a_long_series_in_pieces_fills_gaps_and_keeps_observed(seq_ckpt, monkeypatch):
     values = np.tile(gappy_values(), (3, 1))[None].astype(np.float32)  # (1, 120, 3)
     monkeypatch.setattr(sq, "SPLIT_ABOVE", 50)
     monkeypatch.setattr(sq, "PIECE", 32)
@@ -808,3 +808,15 @@ def test_impute_of_a_long_series_in_pieces_fills_gaps_and_keeps_observed_cells(s
     missing = np.isnan(values)
     assert out.shape == values.shape and np.isfinite(out).all()
     np.testing.assert_array_equal(out[~missing], values[~missing])
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--steps", "10"], "--steps applies"),
+     (["--objective", "mse", "--fourier-features", "4"], "--objective, --fourier-features apply")],
+)
+def test_distribution_only_settings_are_refused_for_sequences(runner, tmp_path, flags, named):
+    result = invoke(runner, ["train", "lorenz", "--out", tmp_path / "r", *flags])
+    assert_one_line_error(result)
+    assert named in result.stderr
+    assert not (tmp_path / "r").exists()
