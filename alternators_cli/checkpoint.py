@@ -205,7 +205,10 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         if config.kind != payload["kind"]:
             raise KeyError("kind")
         model = build_model(dim, config)
-        model.load_state_dict(payload["state"]["model"])
+        weights = dict(payload["state"]["model"])
+        if isinstance(model, Alternator) and "fourier" not in weights:
+            weights["fourier"] = model.fourier  # files from before the option: (Dx, 0)
+        model.load_state_dict(weights)
     except ValidationError as err:
         raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None
     except (KeyError, TypeError, AttributeError, RuntimeError) as exc:

@@ -60,7 +60,7 @@ class Alternator(nn.Module):
         # Fixed random frequencies (a buffer, saved with the weights): sharp structure in x
         # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B.
         freq = torch.randn(data_dim, k, generator=torch.Generator().manual_seed(0))
-        self.register_buffer("fourier", freq * config.fourier_scale, persistent=False)  # (Dx, k)
+        self.register_buffer("fourier", freq * config.fourier_scale)  # (Dx, k)
 
         sigma_x = torch.linspace(config.noise_max, config.noise_min, T, dtype=torch.float64)
         if T == 1:

@@ -291,3 +291,41 @@ def test_parallel_chunk_workers_give_the_same_points_in_order():
     pooled = torch.cat(list(sample_chunks(model, norm, 50, seed=9, chunk=4, workers=3)))
     torch.testing.assert_close(serial, pooled, atol=0, rtol=0)
     assert torch.get_num_threads() == threads  # the pool restores torch's thread count
+
+
+# ---- Fourier features of x for the STN ------------------------------------------------
+
+
+@torch.no_grad()
+def test_stn_reads_fourier_features_of_x():
+    model = tiny_model(dim=2, fourier_features=5, fourier_scale=3.0)
+    x = torch.randn(4, 2)
+    features = model.stn_input(x)
+    assert features.shape == (4, 2 + 2 * 5)
+    proj = x @ model.fourier
+    torch.testing.assert_close(features, torch.cat([x, proj.sin(), proj.cos()], dim=1))
+    assert model.stn.inp.in_features == 12
+    # The frequencies are saved with the weights and scale with fourier_scale.
+    assert "fourier" in model.state_dict()
+    wider = tiny_model(dim=2, fourier_features=5, fourier_scale=6.0)
+    torch.testing.assert_close(wider.fourier, 2 * model.fourier)
+    assert tiny_model(dim=2).stn_input(x) is x  # off by default: x itself
+
+
+def test_checkpoint_with_fourier_features_round_trips(tmp_path):
+    from alternators_cli import checkpoint
+    from alternators_cli.engine import Trainer, TrainingData
+    from alternators_cli.settings import TrainSettings
+
+    settings = TrainSettings(epochs=1, epoch_size=64, batch_size=32, hidden=8, steps=3,
+                             latent_dim=3, fourier_features=4, device="cpu")
+    trainer = Trainer(settings, TrainingData("pinwheel", 2, ["x", "y"], True), torch.device("cpu"))
+    trainer.run()
+    path = tmp_path / "m.pt"
+    with open(path, "wb") as f:
+        checkpoint.save(checkpoint.build_payload(trainer, None, 0.0), f)
+    loaded = checkpoint.load(str(path))
+    torch.testing.assert_close(loaded.model.fourier, trainer.sampling_model().fourier)
+    a = loaded.model.sample(5, torch.Generator().manual_seed(1))
+    b = trainer.sampling_model().eval().sample(5, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
