@@ -483,7 +483,9 @@ def train(
     out: Annotated[
         Path | None, typer.Option("--out", help="Run directory [default: runs/<data name>].")
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.", show_default="150")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs.", show_default="500; sequences 30")
+    ] = None,
     steps: Annotated[
         int | None, typer.Option(help="Steps T of the cycle.", show_default="15")
     ] = None,
@@ -492,7 +494,10 @@ def train(
     ] = None,
     hidden: Annotated[int | None, typer.Option(help="Hidden width of OPN and STN.")] = None,
     layers: Annotated[int | None, typer.Option(help="Hidden layers per network.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size.", show_default="1000")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Batch size (sequences: windows).", show_default="500; sequences 128"),
+    ] = None,
     epoch_size: Annotated[
         int | None, typer.Option(help="Points per epoch for built-in sets (fresh each epoch).")
     ] = None,
