@@ -25,6 +25,8 @@ FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
 PRETRAINED_PREFIX = "pretrained:"
 KINDS = ("distribution", "sequence")
+# Settings added after format version 1, as older files (which lack them) ran.
+SETTINGS_BEFORE_THEY_EXISTED = {"kind": "distribution", "fourier_features": 0}
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -198,8 +200,9 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         raise BadInput(f"{name} holds a model of unknown kind {payload['kind']!r}")
     try:
         settings = payload["settings"]
-        # Files written before sequences existed have no kind or window: the defaults apply.
-        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields if k in settings})
+        # Files written before a setting existed ran without it: its "off" value applies.
+        present = {k: settings[k] for k in ModelConfig.model_fields if k in settings}
+        config = ModelConfig(**{**SETTINGS_BEFORE_THEY_EXISTED, **present})
         dim = int(payload["data"]["dim"])
         normalizer = Normalizer.from_state(payload["normalizer"])
         if config.kind != payload["kind"]:

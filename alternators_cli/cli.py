@@ -653,7 +653,7 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
         raise BadInput(
             f"--resume: {path} was trained on {ckpt.data['name']!r}, not {data_name!r}"
         )
-    saved = dict(ckpt.settings)
+    saved = {**checkpoint.SETTINGS_BEFORE_THEY_EXISTED, **ckpt.settings}
     for key, value in flags.items():
         if value is None or key in ("epochs", "device", "precision"):
             continue

@@ -46,7 +46,7 @@ class Kind(StrEnum):
 SEQUENCE_DEFAULTS: dict[str, Any] = {
     "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
     "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
-    "batch_size": 128, "lr": 3e-3,
+    "batch_size": 128, "lr": 3e-3, "fourier_features": 0,
 }
 
 
@@ -85,7 +85,7 @@ class ModelConfig(BaseModel):
     )
 
     fourier_features: int = Field(
-        0, ge=0, le=4096,
+        16, ge=0, le=4096,
         description="Random Fourier features of x the STN also reads (0 = off).",
     )
     fourier_scale: float = Field(
@@ -118,7 +118,7 @@ class ModelConfig(BaseModel):
                 )
             fields = type(self).model_fields
             unused = [name for name in DISTRIBUTION_ONLY
-                      if getattr(self, name) != fields[name].default]
+                      if getattr(self, name) != SEQUENCE_DEFAULTS.get(name, fields[name].default)]
             if unused:
                 flags = ", ".join("--" + name.replace("_", "-") for name in unused)
                 verb = "applies" if len(unused) == 1 else "apply"

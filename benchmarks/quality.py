@@ -152,7 +152,8 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int) -> s
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
         f"threads, torch {torch.__version__}. Default settings (epochs {settings.epochs}, "
-        f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}), {seeds} seeds "
+        f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}, STN Fourier "
+        f"features {settings.fourier_features}), {seeds} seeds "
         f"(mean ± sd), n = {N_EVAL}. Ratios are metric / floor: 1 is the noise floor.",
         "",
         "| data | model | energy ratio | MMD ratio | sliced-W2 ratio | train s | sample s |",
