@@ -166,6 +166,8 @@ def evaluate(
             else:
                 hide = sm.scattered_mask(segs.shape, fraction, rng)
             hide = hide & observed  # only cells with a truth to score
+            if not hide.any():  # segments too short to hide this share of steps
+                continue
             given = np.where(hide, np.nan, segs)
             completed = impute(model, normalizer, given, draws, seed, band=COVERAGE_BAND)
             filled = completed["median"]
