@@ -85,7 +85,7 @@ class ModelConfig(BaseModel):
     )
 
     fourier_features: int = Field(
-        0, ge=0, le=4096,
+        16, ge=0, le=4096,
         description="Random Fourier features of x the STN also reads (0 = off).",
     )
     fourier_scale: float = Field(
