@@ -212,16 +212,14 @@ def parameter_counts(model: Alternator) -> dict[str, int]:
 
 def flops_per_point(model: Alternator) -> int:
     """Multiply-adds x 2 of one sampled point over the T steps (matmuls only)."""
-    per_step = 0
-    for net in (model.opn, model.stn):
-        for layer in [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]:
-            per_step += 2 * layer.in_features * layer.out_features
+
+    def matmuls(net: StepMLP) -> int:
+        layers = [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]
+        return 2 * sum(layer.in_features * layer.out_features for layer in layers)
+
+    stn_step = matmuls(model.stn) + 2 * model.fourier.numel()  # with the projection x B
     # The last step skips the STN.
-    stn_step = 2 * sum(
-        layer.in_features * layer.out_features
-        for layer in [model.stn.inp, *[m for m in model.stn.body if isinstance(m, nn.Linear)]]
-    )
-    return per_step * model.steps - stn_step
+    return matmuls(model.opn) * model.steps + stn_step * (model.steps - 1)
 
 
 # ---- sequences (SPEC section 2, docs/model.md "Sequences") -------------------------------
