@@ -34,7 +34,8 @@ def f_theta(model: Alternator, z: torch.Tensor, t: int) -> torch.Tensor:
 
 
 def g_phi(model: Alternator, x: torch.Tensor, t: int) -> torch.Tensor:
-    return model.stn(x, model.stn.step(model.step_features[t]))
+    """The STN at step index t: it reads x and the Fourier features of x."""
+    return model.stn(model.stn_input(x), model.stn.step(model.step_features[t]))
 
 
 # ---- the sampling cycle, by hand --------------------------------------------------------
@@ -309,7 +310,7 @@ def test_stn_reads_fourier_features_of_x():
     assert "fourier" in model.state_dict()
     wider = tiny_model(dim=2, fourier_features=5, fourier_scale=6.0)
     torch.testing.assert_close(wider.fourier, 2 * model.fourier)
-    assert tiny_model(dim=2).stn_input(x) is x  # off by default: x itself
+    assert tiny_model(dim=2, fourier_features=0).stn_input(x) is x  # off: x itself
 
 
 def test_checkpoint_with_fourier_features_round_trips(tmp_path):
