@@ -266,16 +266,21 @@ def _decode(raw: bytes, source: str) -> str:
         raise BadInput(f"{source} is not UTF-8 text") from None
 
 
-def _load_npy(target, source: str, mmap: bool = False) -> np.ndarray:
-    """np.load of a numeric 2-D array (1-D is one column), never unpickling objects."""
+def _np_load(target, source: str, mmap: bool = False) -> np.ndarray:
+    """np.load that never unpickles objects; a bad file is a one-line BadInput."""
     try:
-        arr = np.load(target, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return np.load(target, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise BadInput(f"{source} holds Python objects; only numeric arrays load") from None
         raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
     except (OSError, EOFError) as exc:
         raise BadInput(f"{source} is not a valid .npy array: {exc}") from None
+
+
+def _load_npy(target, source: str, mmap: bool = False) -> np.ndarray:
+    """np.load of a numeric 2-D array (1-D is one column), never unpickling objects."""
+    arr = _np_load(target, source, mmap)
     numeric = np.issubdtype(arr.dtype, np.number) and not np.iscomplexobj(arr)
     if not (numeric or arr.dtype == np.bool_):
         raise BadInput(f"{source} has dtype {arr.dtype}; a numeric array is needed")
@@ -376,14 +381,7 @@ def read_sequences(
     .npy: [N, T, D] (several series), or [T, D] / [T] (one series).
     """
     if spec != "-" and Path(spec).suffix.lower() == ".npy" and Path(spec).is_file():
-        try:
-            arr = np.load(spec, allow_pickle=False)
-        except ValueError as exc:
-            if "pickle" in str(exc).lower():
-                raise BadInput(f"{spec} holds Python objects; only numeric arrays load") from None
-            raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
-        except (OSError, EOFError) as exc:
-            raise BadInput(f"{spec} is not a valid .npy array: {exc}") from None
+        arr = _np_load(spec, spec)
         if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
             raise BadInput(f"{spec} has dtype {arr.dtype}; a real numeric array is needed")
         if arr.ndim == 1:
