@@ -490,31 +490,52 @@ def train(
         int | None, typer.Option(help="Steps T of the cycle.", show_default="15")
     ] = None,
     latent_dim: Annotated[
-        int | None, typer.Option(help="Latent size Dz.", show_default="20")
+        int | None, typer.Option(help="Latent size Dz.", show_default="20; sequences 16")
     ] = None,
-    hidden: Annotated[int | None, typer.Option(help="Hidden width of OPN and STN.")] = None,
-    layers: Annotated[int | None, typer.Option(help="Hidden layers per network.")] = None,
+    hidden: Annotated[
+        int | None,
+        typer.Option(help="Hidden width of OPN and STN.", show_default="64; sequences 128"),
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option(help="Hidden layers per network.", show_default="2")
+    ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(help="Batch size (sequences: windows).", show_default="500; sequences 128"),
     ] = None,
     epoch_size: Annotated[
-        int | None, typer.Option(help="Points per epoch for built-in sets (fresh each epoch).")
+        int | None,
+        typer.Option(help="Points per epoch for built-in sets (fresh each epoch).",
+                     show_default="10000; sequences 2560"),
     ] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate (Adam).")] = None,
-    noise_max: Annotated[float | None, typer.Option(help="sigma_x at the first step.")] = None,
-    noise_min: Annotated[float | None, typer.Option(help="sigma_x at the last step.")] = None,
-    alpha: Annotated[float | None, typer.Option(help="STN mixing weight alpha.")] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Peak learning rate (Adam).", show_default="0.005; sequences 0.003"),
+    ] = None,
+    noise_max: Annotated[
+        float | None,
+        typer.Option(help="sigma_x at the first step.", show_default="0.9; sequences 0.05"),
+    ] = None,
+    noise_min: Annotated[
+        float | None,
+        typer.Option(help="sigma_x at the last step.", show_default="0.01; sequences 0.05"),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(help="STN mixing weight alpha.", show_default="0.79; sequences 0.5"),
+    ] = None,
     sigma_z_scale: Annotated[
-        float | None, typer.Option(help="sigma_z = sigma_z_scale * sigma_x.")
+        float | None,
+        typer.Option(help="sigma_z = sigma_z_scale * sigma_x.", show_default="0.5; sequences 2.0"),
     ] = None,
     objective: Annotated[
-        ObjectiveChoice | None, typer.Option(help="OPN objective: energy score or mse.")
+        ObjectiveChoice | None,
+        typer.Option(help="OPN objective: energy score or mse.", show_default="energy"),
     ] = None,
     fourier_features: Annotated[
         int | None,
         typer.Option(help="Random Fourier features of x the STN also reads (0 = off).",
-                     show_default="0"),
+                     show_default="16; sequences 0"),
     ] = None,
     fourier_scale: Annotated[
         float | None,
@@ -525,7 +546,10 @@ def train(
         PrecisionChoice | None,
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
     ] = None,
-    ema: Annotated[float | None, typer.Option(help="EMA decay of the weights (0 = off).")] = None,
+    ema: Annotated[
+        float | None,
+        typer.Option(help="EMA decay of the weights (0 = off).", show_default="0.999"),
+    ] = None,
     heldout: Annotated[
         float | None,
         typer.Option(help="Fraction of a data file held out for evaluation (sequences: the "
