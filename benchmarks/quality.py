@@ -8,11 +8,17 @@ Writes a Markdown table to docs/benchmarks.md (its quality section), JSON beside
 gallery docs/gallery.png, and one GIF of the cycle per data set (docs/cycle-NAME.gif).
 
     python benchmarks/quality.py [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
+
+Every run's scores, seed 0's points (for the gallery) and the checkpoints are kept in
+benchmarks/out/quality/<fingerprint of the settings>/ and reused: an interrupted benchmark
+resumes where it stopped, and sets can run as separate processes (`--sets 2spirals`), then
+be assembled by one more call with all of them. `--fresh` ignores what is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import statistics
@@ -48,10 +54,15 @@ def eight_gaussians_modes(points: np.ndarray) -> int:
     return int((counts >= 0.25 * len(points) / 8).sum())
 
 
-def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
+def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
     settings = TrainSettings(seed=seed, device="cpu", **overrides)
     data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
-    trainer = engine.Trainer(settings, data, torch.device("cpu"))
+    return engine.Trainer(settings, data, torch.device("cpu"))
+
+
+def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
+    trainer = alternator_trainer(name, seed, overrides)
+    settings = trainer.settings
     start = time.perf_counter()
     trainer.run()
     train_s = time.perf_counter() - start
@@ -92,6 +103,37 @@ def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: i
     return points, train_s, sample_s
 
 
+def fingerprint(overrides: dict) -> str:
+    """Settings (less the seed) and sample size: a kept result is reused only for these."""
+    settings = TrainSettings(device="cpu", **overrides).model_dump(mode="json")
+    settings.pop("seed")
+    blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class Kept:
+    """Scores per (model, set, seed), and seed 0's points, kept on disk between runs."""
+
+    def __init__(self, root: Path, key: str, fresh: bool):
+        self.dir = root / key
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fresh = fresh
+
+    def get(self, model: str, name: str, seed: int) -> tuple[dict, np.ndarray | None] | None:
+        row_file = self.dir / f"{model}-{name}-seed{seed}.json"
+        if self.fresh or not row_file.exists():
+            return None
+        points_file = row_file.with_suffix(".npy")
+        points = np.load(points_file) if points_file.exists() else None
+        return json.loads(row_file.read_text()), points
+
+    def put(self, model: str, name: str, seed: int, row: dict, points: np.ndarray) -> None:
+        row_file = self.dir / f"{model}-{name}-seed{seed}.json"
+        if seed == 0:
+            np.save(row_file.with_suffix(".npy"), points)
+        row_file.write_text(json.dumps(row) + "\n")  # last: a row means the run finished
+
+
 def score(points: np.ndarray, name: str, seed: int) -> dict:
     r = evaluation.report(points, evaluation.Reference(name, True), N_EVAL, seed=100 + seed)
     out = {k: r[k]["ratio"] for k in ("energy_distance", "mmd", "sliced_w2")}
@@ -114,6 +156,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--epochs", type=int, help="override the default (smoke tests only)")
+    parser.add_argument("--fresh", action="store_true", help="ignore kept results")
     args = parser.parse_args()
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
@@ -122,23 +165,31 @@ def main() -> None:
     results: dict = {m: {s: [] for s in sets} for m in models}
     gallery: dict = {}
     ckpt_dir = ROOT / "benchmarks" / "out"
+    kept = Kept(ckpt_dir / "quality", fingerprint(overrides), args.fresh)
     for name in sets:
         for seed in range(args.seeds):
-            path = ckpt_dir / f"{name}-seed{seed}.pt"
-            pts, tr_s, sa_s, trainer, opt_steps = run_alternator(name, seed, path, overrides)
-            row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s}
-            results["alternator"][name].append(row)
-            print(f"{name} seed {seed} alternator: {row}", file=sys.stderr, flush=True)
-            if seed == 0:
-                gallery[(name, "alternator")] = pts
-            for kind in models[1:]:
-                pts_p, tr_p, sa_p = run_peer(kind, name, seed, trainer, opt_steps)
-                row = {**score(pts_p, name, seed), "train_s": tr_p, "sample_s": sa_p}
-                results[kind][name].append(row)
-                print(f"{name} seed {seed} {kind}: {row}", file=sys.stderr, flush=True)
+            path = kept.dir / f"{name}-seed{seed}.pt"
+            trainer = None
+            for model in models:
+                found = kept.get(model, name, seed)
+                if found is not None:
+                    row, pts = found
+                    print(f"{name} seed {seed} {model}: kept {row}", file=sys.stderr, flush=True)
+                else:
+                    if model == "alternator":
+                        pts, tr_s, sa_s, trainer, _ = run_alternator(name, seed, path, overrides)
+                    else:
+                        if trainer is None:  # the alternator was kept: rebuild its data only
+                            trainer = alternator_trainer(name, seed, overrides)
+                        opt_steps = trainer.settings.epochs * trainer.batches_per_epoch()
+                        pts, tr_s, sa_s = run_peer(model, name, seed, trainer, opt_steps)
+                    row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s}
+                    kept.put(model, name, seed, row, pts)
+                    print(f"{name} seed {seed} {model}: {row}", file=sys.stderr, flush=True)
+                results[model][name].append(row)
                 if seed == 0:
-                    gallery[(name, kind)] = pts_p
-        animate(name, ckpt_dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
+                    gallery[(name, model)] = pts
+        animate(name, kept.dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
 
     table = markdown(results, sets, models, args.seeds)
     print(table)
