@@ -183,7 +183,8 @@ def main() -> None:
                             trainer = alternator_trainer(name, seed, overrides)
                         opt_steps = trainer.settings.epochs * trainer.batches_per_epoch()
                         pts, tr_s, sa_s = run_peer(model, name, seed, trainer, opt_steps)
-                    row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s}
+                    row = {**score(pts, name, seed), "train_s": tr_s, "sample_s": sa_s,
+                           "threads": torch.get_num_threads(), "at": time.strftime("%F %T")}
                     kept.put(model, name, seed, row, pts)
                     print(f"{name} seed {seed} {model}: {row}", file=sys.stderr, flush=True)
                 results[model][name].append(row)
@@ -201,8 +202,9 @@ def main() -> None:
 def markdown(results: dict, sets: list[str], models: list[str], seeds: int) -> str:
     settings = TrainSettings()
     lines = [
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-        f"threads, torch {torch.__version__}. Default settings (epochs {settings.epochs}, "
+        f"Machine: {platform.processor() or platform.machine()}, {threads(results)} "
+        f"thread(s) per run, torch {torch.__version__}. Default settings "
+        f"(epochs {settings.epochs}, "
         f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}, STN Fourier "
         f"features {settings.fourier_features}), {seeds} seeds "
         f"(mean ± sd), n = {N_EVAL}. Ratios are metric / floor: 1 is the noise floor.",
@@ -244,6 +246,12 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int) -> s
         lines.append(f"- at least as good as flow matching-15 on {len(cfm)}/{len(sets)} sets "
                      f"(target {need}): {'met' if len(cfm) >= need else 'MISSED'}")
     return "\n".join(lines)
+
+
+def threads(results: dict) -> str:
+    counts = {r.get("threads") for sets in results.values() for rows in sets.values()
+              for r in rows}
+    return "/".join(str(c) for c in sorted(counts, key=str))
 
 
 def write_section(path: Path, key: str, body: str) -> None:
