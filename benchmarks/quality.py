@@ -192,15 +192,16 @@ def main() -> None:
                     gallery[(name, model)] = pts
         animate(name, kept.dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
 
-    table = markdown(results, sets, models, args.seeds)
+    table = markdown(results, sets, models, args.seeds, overrides)
     print(table)
     write_section(args.out / "benchmarks.md", "quality", table)
     (args.out / "benchmarks-quality.json").write_text(json.dumps(results, indent=2) + "\n")
     draw_gallery(gallery, sets, models, args.out / "gallery.png")
 
 
-def markdown(results: dict, sets: list[str], models: list[str], seeds: int) -> str:
-    settings = TrainSettings()
+def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
+             overrides: dict) -> str:
+    settings = TrainSettings(**overrides)
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {threads(results)} "
         f"thread(s) per run, torch {torch.__version__}. Default settings "
