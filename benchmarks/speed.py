@@ -153,7 +153,11 @@ def main() -> None:
     ours = TrainSettings()
     configs = {
         "ours (default)": ours.model_part(),
-        "authors' size (hidden 128, 2 layers, T 15)": ModelConfig(hidden=128, layers=2),
+        "ours, no Fourier features (the previous default)": ModelConfig(fourier_features=0),
+        "ours, hidden 96 (a quality lead)": ModelConfig(hidden=96),
+        "authors' size (hidden 128, 2 layers, T 15)": ModelConfig(
+            hidden=128, layers=2, fourier_features=0
+        ),
     }
     sizes = [1_000, 100_000] + ([] if args.quick else [1_000_000])
     for label, config in configs.items():
@@ -168,9 +172,14 @@ def main() -> None:
                 f"{flops / 1e3:.0f} kFLOP/point, {gflops:.1f} GFLOP/s = "
                 f"{100 * gflops / peak[2]:.0f}% of peak |"
             )
-    rate = training_rate(ours)
-    rows.append(f"| train (default) | batch {ours.batch_size}, T {ours.steps} | "
-                f"{rate:,.0f} points·steps/s |")
+    for label, settings in {
+        "default": ours,
+        "no Fourier features": TrainSettings(fourier_features=0),
+        "hidden 96": TrainSettings(hidden=96),
+    }.items():
+        rate = training_rate(settings)
+        rows.append(f"| train ({label}) | batch {settings.batch_size}, T {settings.steps} | "
+                    f"{rate:,.0f} points·steps/s |")
     hit, epochs = time_to_quality()
     rows.append(
         f"| time to quality | pinwheel, energy ratio <= 3 (n = {EVAL_N:,}, checked every 5 "
