@@ -73,7 +73,6 @@ def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
 
 def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
     trainer = alternator_trainer(name, seed, overrides)
-    settings = trainer.settings
     start = time.perf_counter()
     trainer.run()
     train_s = time.perf_counter() - start
@@ -85,12 +84,11 @@ def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
         payload = checkpoint.build_payload(trainer, None, train_s)
         save_to.parent.mkdir(parents=True, exist_ok=True)
         torch.save(payload, save_to)
-    steps = settings.epochs * trainer.batches_per_epoch()
 
     def draw(j: int) -> np.ndarray:  # the j-th extra evaluation draw
         return engine.sample(model, trainer.normalizer, N_EVAL, seed=10_000 + seed + 1000 * j)
 
-    return points, train_s, sample_s, trainer, steps, draw
+    return points, train_s, sample_s, trainer, draw
 
 
 def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: int):
@@ -136,7 +134,7 @@ def fingerprint(overrides: dict, eval_draws: int) -> str:
 
 
 class Kept:
-    """Scores per (model, set, seed), and seed 0's points, kept on disk between runs."""
+    """Scores and points per (model, set, seed), kept on disk between runs."""
 
     def __init__(self, root: Path, key: str, fresh: bool):
         self.dir = root / key
@@ -173,12 +171,9 @@ def score_draws(first: np.ndarray, draw, name: str, seed: int, draws: int) -> di
     Draw 0 is the single evaluation of earlier runs."""
     scores = [score(first, name, seed)]
     scores += [score(draw(j), name, seed + 1000 * j) for j in range(1, draws)]
-    out = {k: statistics.mean(s[k] for s in scores)
-           for k in ("energy_distance", "mmd", "sliced_w2")}
-    if name == "8gaussians":
-        out["modes"] = min(s["modes"] for s in scores)
-    if name == "checkerboard":
-        out["inside"] = statistics.mean(s["inside"] for s in scores)
+    # Modes covered: the worst draw; every ratio and share: the mean.
+    out = {k: (min if k == "modes" else statistics.mean)(s[k] for s in scores)
+           for k in scores[0]}
     out["energy_draws"] = [s["energy_distance"] for s in scores]
     return out
 
@@ -217,14 +212,10 @@ def main() -> None:
                 found = kept.get(model, name, seed)
                 if found is not None:
                     row, pts = found
-                    if name == "checkerboard" and "inside" not in row and pts is not None:
-                        row["inside"] = checkerboard_inside(pts)  # kept before it was scored
                     print(f"{name} seed {seed} {model}: kept {row}", file=sys.stderr, flush=True)
                 else:
                     if model == "alternator":
-                        pts, tr_s, sa_s, trainer, _, draw = run_alternator(
-                            name, seed, path, overrides
-                        )
+                        pts, tr_s, sa_s, trainer, draw = run_alternator(name, seed, path, overrides)
                     else:
                         if trainer is None:  # the alternator was kept: rebuild its data only
                             trainer = alternator_trainer(name, seed, overrides)
@@ -250,13 +241,15 @@ def main() -> None:
 def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
              overrides: dict) -> str:
     settings = TrainSettings(**overrides)
+    threads = distinct(results, lambda r: r.get("threads"))
+    draws = distinct(results, lambda r: len(r.get("energy_draws", [0])))
     lines = [
-        f"Machine: {platform.processor() or platform.machine()}, {threads(results)} "
+        f"Machine: {platform.processor() or platform.machine()}, {threads} "
         f"thread(s) per run, torch {torch.__version__}. Default settings "
         f"(epochs {settings.epochs}, "
         f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}, STN Fourier "
         f"features {settings.fourier_features}), {seeds} seeds "
-        f"(mean ± sd), n = {N_EVAL}, {eval_draws(results)} evaluation draw(s) per model. "
+        f"(mean ± sd), n = {N_EVAL}, {draws} evaluation draw(s) per model. "
         "Ratios are metric / floor: 1 is the noise floor.",
         "",
         "| data | model | energy ratio | MMD ratio | sliced-W2 ratio | train s | sample s |",
@@ -301,16 +294,10 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
     return "\n".join(lines)
 
 
-def eval_draws(results: dict) -> str:
-    counts = {len(r.get("energy_draws", [0])) for sets in results.values()
-              for rows in sets.values() for r in rows}
-    return "/".join(str(c) for c in sorted(counts))
-
-
-def threads(results: dict) -> str:
-    counts = {r.get("threads") for sets in results.values() for rows in sets.values()
-              for r in rows}
-    return "/".join(str(c) for c in sorted(counts, key=str))
+def distinct(results: dict, value) -> str:
+    """The distinct values of value(row) over every row, e.g. "1" or "1/2"."""
+    seen = {value(r) for sets in results.values() for rows in sets.values() for r in rows}
+    return "/".join(str(v) for v in sorted(seen, key=str))
 
 
 def write_section(path: Path, key: str, body: str) -> None:

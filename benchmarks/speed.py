@@ -151,14 +151,15 @@ def main() -> None:
                 f"{measured[2][0]:.1f} GFLOP/s (n = {measured[2][1]}); peak used: "
                 f"{peak[2]:.1f} |")
     ours = TrainSettings()
-    configs = {
-        "ours (default)": ours.model_part(),
-        "ours, no Fourier features (the previous default)": ModelConfig(fourier_features=0),
-        "ours, hidden 96 (a quality lead)": ModelConfig(hidden=96),
-        "authors' size (hidden 128, 2 layers, T 15)": ModelConfig(
-            hidden=128, layers=2, fourier_features=0
-        ),
+    variants = {  # measured side by side, for sampling and for training
+        "ours (default)": ours,
+        "ours, no Fourier features (the previous default)": TrainSettings(fourier_features=0),
+        "ours, hidden 96 (a quality lead)": TrainSettings(hidden=96),
     }
+    configs = {label: v.model_part() for label, v in variants.items()}
+    configs["authors' size (hidden 128, 2 layers, T 15)"] = ModelConfig(
+        hidden=128, layers=2, fourier_features=0
+    )
     sizes = [1_000, 100_000] + ([] if args.quick else [1_000_000])
     for label, config in configs.items():
         model = Alternator(2, config).eval()
@@ -172,13 +173,9 @@ def main() -> None:
                 f"{flops / 1e3:.0f} kFLOP/point, {gflops:.1f} GFLOP/s = "
                 f"{100 * gflops / peak[2]:.0f}% of peak |"
             )
-    for label, settings in {
-        "default": ours,
-        "no Fourier features": TrainSettings(fourier_features=0),
-        "hidden 96": TrainSettings(hidden=96),
-    }.items():
+    for label, settings in variants.items():
         rate = training_rate(settings)
-        rows.append(f"| train ({label}) | batch {settings.batch_size}, T {settings.steps} | "
+        rows.append(f"| train, {label} | batch {settings.batch_size}, T {settings.steps} | "
                     f"{rate:,.0f} points·steps/s |")
     hit, epochs = time_to_quality()
     rows.append(
