@@ -26,7 +26,9 @@ FORMAT_VERSION = 1
 PRETRAINED_PREFIX = "pretrained:"
 KINDS = ("distribution", "sequence")
 # Settings added after format version 1, as older files (which lack them) ran.
-SETTINGS_BEFORE_THEY_EXISTED = {"kind": "distribution", "fourier_features": 0}
+SETTINGS_BEFORE_THEY_EXISTED = {
+    "kind": "distribution", "fourier_features": 0, "opn_fourier_features": 0,
+}
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -209,8 +211,9 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
             raise KeyError("kind")
         model = build_model(dim, config)
         weights = dict(payload["state"]["model"])
-        if isinstance(model, Alternator) and "fourier" not in weights:
-            weights["fourier"] = model.fourier  # files from before the option: (Dx, 0)
+        if isinstance(model, Alternator):  # files from before the options: (D, 0) buffers
+            weights.setdefault("fourier", model.fourier)
+            weights.setdefault("opn_fourier", model.opn_fourier)
         model.load_state_dict(weights)
     except ValidationError as err:
         raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None

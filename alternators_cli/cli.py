@@ -542,6 +542,15 @@ def train(
         typer.Option(help="Frequency scale of those features (normalised units).",
                      show_default="4.0"),
     ] = None,
+    opn_fourier_features: Annotated[
+        int | None,
+        typer.Option(help="Random Fourier features of z the OPN also reads (0 = off).",
+                     show_default="16; sequences 0"),
+    ] = None,
+    opn_fourier_scale: Annotated[
+        float | None,
+        typer.Option(help="Frequency scale of the OPN's features.", show_default="1.0"),
+    ] = None,
     precision: Annotated[
         PrecisionChoice | None,
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
@@ -605,6 +614,7 @@ def train(
         "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "fourier_features": fourier_features, "fourier_scale": fourier_scale,
+        "opn_fourier_features": opn_fourier_features, "opn_fourier_scale": opn_fourier_scale,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "kind": kind.value if kind else None, "window": window,

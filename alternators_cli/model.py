@@ -54,13 +54,17 @@ class Alternator(nn.Module):
         self.data_dim = data_dim
         T, dz = config.steps, config.latent_dim
         d_step = 2 * STEP_FREQUENCIES
-        self.opn = StepMLP(dz, data_dim, config.hidden, config.layers, d_step)  # f_theta
+        k_z = config.opn_fourier_features
+        self.opn = StepMLP(dz + 2 * k_z, data_dim, config.hidden, config.layers, d_step)  # f
         k = config.fourier_features
         self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step)  # g_phi
-        # Fixed random frequencies (a buffer, saved with the weights): sharp structure in x
-        # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B.
+        # Fixed random frequencies (buffers, saved with the weights): sharp structure in x
+        # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B, and
+        # folding a Gaussian latent onto it is easier for the OPN as sin/cos of z C.
         freq = torch.randn(data_dim, k, generator=torch.Generator().manual_seed(0))
-        self.register_buffer("fourier", freq * config.fourier_scale)  # (Dx, k)
+        self.register_buffer("fourier", freq * config.fourier_scale)  # B: (Dx, k)
+        freq_z = torch.randn(dz, k_z, generator=torch.Generator().manual_seed(1))
+        self.register_buffer("opn_fourier", freq_z * config.opn_fourier_scale)  # C: (Dz, k_z)
 
         sigma_x = torch.linspace(config.noise_max, config.noise_min, T, dtype=torch.float64)
         if T == 1:
@@ -88,10 +92,11 @@ class Alternator(nn.Module):
 
     def stn_input(self, x: Tensor) -> Tensor:
         """x (..., Dx), or [x, sin(x B), cos(x B)] (..., Dx + 2k) with Fourier features."""
-        if self.fourier.shape[1] == 0:
-            return x
-        proj = x @ self.fourier  # (..., k)
-        return torch.cat([x, torch.sin(proj), torch.cos(proj)], dim=-1)
+        return _with_fourier(x, self.fourier)
+
+    def opn_input(self, z: Tensor) -> Tensor:
+        """z (..., Dz), or [z, sin(z C), cos(z C)] (..., Dz + 2k_z) with Fourier features."""
+        return _with_fourier(z, self.opn_fourier)
 
     def step_biases(self) -> tuple[Tensor, Tensor]:
         """Per-step first-layer biases of OPN and STN: (T, H) each."""
@@ -117,7 +122,8 @@ class Alternator(nn.Module):
         x = z.new_empty(0)
         for t in range(T):
             eps_x = torch.randn(n, dx, generator=generator, device=device)  # (n, Dx)
-            x = self.x_keep[t] * self.opn(z, opn_bias[t]) + self.sigma_x[t] * eps_x  # (1)
+            f = self.opn(self.opn_input(z), opn_bias[t])  # f(z_{t-1}, t): (n, Dx)
+            x = self.x_keep[t] * f + self.sigma_x[t] * eps_x  # (1)
             if frames is not None:
                 frames[t] = x
             if t == T - 1:
@@ -180,10 +186,10 @@ class Alternator(nn.Module):
             b_idx = torch.arange(B, device=device).expand(k, B)  # (k, B)
             picked = noise[t_idx, :, b_idx].permute(0, 2, 1, 3)  # (k, m, B, Dz)
             z_prev = zbar_prev[t_idx, b_idx][:, None] + scales[t_idx][:, None, :, None] * picked
-            x_pred = self.opn(z_prev, opn_bias[t_idx][:, None])  # (k, m, B, Dx)
+            x_pred = self.opn(self.opn_input(z_prev), opn_bias[t_idx][:, None])  # (k,m,B,Dx)
         else:
             z_prev = zbar_prev[:, None] + scales[:, None, None, None] * noise  # (T, m, B, Dz)
-            x_pred = self.opn(z_prev, opn_bias[:, None, None, :])  # (T, m, B, Dx)
+            x_pred = self.opn(self.opn_input(z_prev), opn_bias[:, None, None])  # (T,m,B,Dx)
 
         if cfg.objective is Objective.mse:
             return ((x_pred[:, 0] - x) ** 2).sum(-1).mean()
@@ -197,6 +203,14 @@ def energy_score(pred: Tensor, target: Tensor) -> Tensor:
     diffs = _norm(pred[:, :, None] - pred[:, None, :])  # (T, m, m, B)
     spread = diffs.sum(dim=(1, 2)) / (2 * m * (m - 1))  # (T, B)
     return (fit - spread).mean()
+
+
+def _with_fourier(v: Tensor, freq: Tensor) -> Tensor:
+    """[v, sin(v F), cos(v F)] for frequencies F: (D, k); v itself when k = 0."""
+    if freq.shape[1] == 0:
+        return v
+    proj = v @ freq  # (..., k)
+    return torch.cat([v, torch.sin(proj), torch.cos(proj)], dim=-1)
 
 
 def _norm(v: Tensor) -> Tensor:
@@ -218,8 +232,9 @@ def flops_per_point(model: Alternator) -> int:
         return 2 * sum(layer.in_features * layer.out_features for layer in layers)
 
     stn_step = matmuls(model.stn) + 2 * model.fourier.numel()  # with the projection x B
+    opn_step = matmuls(model.opn) + 2 * model.opn_fourier.numel()  # and z C
     # The last step skips the STN.
-    return matmuls(model.opn) * model.steps + stn_step * (model.steps - 1)
+    return opn_step * model.steps + stn_step * (model.steps - 1)
 
 
 # ---- sequences (SPEC section 2, docs/model.md "Sequences") -------------------------------

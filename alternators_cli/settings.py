@@ -46,12 +46,15 @@ class Kind(StrEnum):
 SEQUENCE_DEFAULTS: dict[str, Any] = {
     "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
     "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
-    "batch_size": 128, "lr": 3e-3, "fourier_features": 0,
+    "batch_size": 128, "lr": 3e-3, "fourier_features": 0, "opn_fourier_features": 0,
 }
 
 
 # Settings a sequence model does not use: giving one with --kind sequence is an error.
-DISTRIBUTION_ONLY = ("steps", "objective", "scored_steps", "fourier_features", "fourier_scale")
+DISTRIBUTION_ONLY = (
+    "steps", "objective", "scored_steps", "fourier_features", "fourier_scale",
+    "opn_fourier_features", "opn_fourier_scale",
+)
 
 
 class Precision(StrEnum):
@@ -90,6 +93,13 @@ class ModelConfig(BaseModel):
     )
     fourier_scale: float = Field(
         4.0, gt=0, le=1000, description="Frequency scale of the STN's Fourier features."
+    )
+    opn_fourier_features: int = Field(
+        16, ge=0, le=4096,
+        description="Random Fourier features of z the OPN also reads (0 = off).",
+    )
+    opn_fourier_scale: float = Field(
+        1.0, gt=0, le=1000, description="Frequency scale of the OPN's Fourier features."
     )
     scored_steps: int = Field(
         0, ge=0, le=1000,

@@ -247,8 +247,9 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
         f"Machine: {platform.processor() or platform.machine()}, {threads} "
         f"thread(s) per run, torch {torch.__version__}. Default settings "
         f"(epochs {settings.epochs}, "
-        f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}, STN Fourier "
-        f"features {settings.fourier_features}), {seeds} seeds "
+        f"T = {settings.steps}, hidden {settings.hidden} x {settings.layers}, Fourier "
+        f"features: STN {settings.fourier_features}, OPN {settings.opn_fourier_features}), "
+        f"{seeds} seeds "
         f"(mean ± sd), n = {N_EVAL}, {draws} evaluation draw(s) per model. "
         "Ratios are metric / floor: 1 is the noise floor.",
         "",

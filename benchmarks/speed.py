@@ -153,12 +153,12 @@ def main() -> None:
     ours = TrainSettings()
     variants = {  # measured side by side, for sampling and for training
         "ours (default)": ours,
-        "ours, no Fourier features (the previous default)": TrainSettings(fourier_features=0),
-        "ours, hidden 96 (a quality lead)": TrainSettings(hidden=96),
+        "ours, STN features only (the previous default)": TrainSettings(opn_fourier_features=0),
+        "ours, no Fourier features": TrainSettings(fourier_features=0, opn_fourier_features=0),
     }
     configs = {label: v.model_part() for label, v in variants.items()}
     configs["authors' size (hidden 128, 2 layers, T 15)"] = ModelConfig(
-        hidden=128, layers=2, fourier_features=0
+        hidden=128, layers=2, fourier_features=0, opn_fourier_features=0
     )
     sizes = [1_000, 100_000] + ([] if args.quick else [1_000_000])
     for label, config in configs.items():

@@ -29,8 +29,9 @@ def tiny_model(dim: int = 2, seed: int = 0, **overrides) -> Alternator:
 
 
 def f_theta(model: Alternator, z: torch.Tensor, t: int) -> torch.Tensor:
-    """The OPN at step index t (0-based): its step embedding is a first-layer bias."""
-    return model.opn(z, model.opn.step(model.step_features[t]))
+    """The OPN at step index t (0-based): it reads z and the Fourier features of z, and its
+    step embedding is a first-layer bias."""
+    return model.opn(model.opn_input(z), model.opn.step(model.step_features[t]))
 
 
 def g_phi(model: Alternator, x: torch.Tensor, t: int) -> torch.Tensor:
@@ -313,20 +314,67 @@ def test_stn_reads_fourier_features_of_x():
     assert tiny_model(dim=2, fourier_features=0).stn_input(x) is x  # off: x itself
 
 
-def test_checkpoint_with_fourier_features_round_trips(tmp_path):
-    from alternators_cli import checkpoint
+@torch.no_grad()
+def test_opn_reads_fourier_features_of_z():
+    model = tiny_model(dim=2, latent_dim=3, opn_fourier_features=4, opn_fourier_scale=2.0)
+    z = torch.randn(5, 3)
+    features = model.opn_input(z)
+    assert features.shape == (5, 3 + 2 * 4)
+    proj = z @ model.opn_fourier
+    torch.testing.assert_close(features, torch.cat([z, proj.sin(), proj.cos()], dim=1))
+    assert model.opn.inp.in_features == 11
+    assert "opn_fourier" in model.state_dict()
+    wider = tiny_model(dim=2, latent_dim=3, opn_fourier_features=4, opn_fourier_scale=4.0)
+    torch.testing.assert_close(wider.opn_fourier, 2 * model.opn_fourier)
+    # Separate frequencies from the STN's, even at equal shapes.
+    same_shape = tiny_model(dim=3, latent_dim=3, fourier_features=4, opn_fourier_features=4)
+    assert not torch.allclose(same_shape.fourier, same_shape.opn_fourier)
+    assert tiny_model(opn_fourier_features=0).opn_input(z) is z  # off: z itself
+
+
+def tiny_trainer(**overrides):
     from alternators_cli.engine import Trainer, TrainingData
     from alternators_cli.settings import TrainSettings
 
-    settings = TrainSettings(epochs=1, epoch_size=64, batch_size=32, hidden=8, steps=3,
-                             latent_dim=3, fourier_features=4, device="cpu")
+    values = dict(epochs=1, epoch_size=64, batch_size=32, hidden=8, steps=3, latent_dim=3,
+                  device="cpu")
+    settings = TrainSettings(**{**values, **overrides})
     trainer = Trainer(settings, TrainingData("pinwheel", 2, ["x", "y"], True), torch.device("cpu"))
     trainer.run()
+    return trainer
+
+
+def test_checkpoint_from_before_the_fourier_options_loads_as_it_ran(tmp_path):
+    """Files written before the options existed lack the settings and the buffers: they
+    ran without features, and load that way."""
+    from alternators_cli import checkpoint
+
+    trainer = tiny_trainer(fourier_features=0, opn_fourier_features=0)
+    payload = checkpoint.build_payload(trainer, None, 0.0)
+    for key in ("fourier_features", "fourier_scale", "opn_fourier_features",
+                "opn_fourier_scale"):
+        del payload["settings"][key]
+    del payload["state"]["model"]["fourier"], payload["state"]["model"]["opn_fourier"]
+    path = tmp_path / "old.pt"
+    with open(path, "wb") as f:
+        checkpoint.save(payload, f)
+    loaded = checkpoint.load(str(path))
+    assert loaded.model.config.fourier_features == loaded.model.config.opn_fourier_features == 0
+    a = loaded.model.sample(5, torch.Generator().manual_seed(1))
+    b = trainer.sampling_model().eval().sample(5, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
+
+
+def test_checkpoint_with_fourier_features_round_trips(tmp_path):
+    from alternators_cli import checkpoint
+
+    trainer = tiny_trainer(fourier_features=4, opn_fourier_features=3)
     path = tmp_path / "m.pt"
     with open(path, "wb") as f:
         checkpoint.save(checkpoint.build_payload(trainer, None, 0.0), f)
     loaded = checkpoint.load(str(path))
     torch.testing.assert_close(loaded.model.fourier, trainer.sampling_model().fourier)
+    torch.testing.assert_close(loaded.model.opn_fourier, trainer.sampling_model().opn_fourier)
     a = loaded.model.sample(5, torch.Generator().manual_seed(1))
     b = trainer.sampling_model().eval().sample(5, torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b)
