@@ -510,7 +510,7 @@ def train(
     ] = None,
     lr: Annotated[
         float | None,
-        typer.Option(help="Peak learning rate (Adam).", show_default="0.005; sequences 0.003"),
+        typer.Option(help="Peak learning rate (Adam).", show_default="0.0025; sequences 0.003"),
     ] = None,
     noise_max: Annotated[
         float | None,

@@ -163,7 +163,7 @@ class TrainSettings(BaseSettings, ModelConfig):
         description="Points per epoch for built-in sets (fresh draws every epoch).",
     )
     batch_size: int = Field(500, ge=1, le=10_000_000, description="Batch size.")
-    lr: float = Field(5e-3, gt=0, le=10, description="Peak learning rate (Adam).")
+    lr: float = Field(2.5e-3, gt=0, le=10, description="Peak learning rate (Adam).")
     ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto|cpu|cuda[:N]|mps.")
