@@ -545,7 +545,7 @@ def train(
     opn_fourier_features: Annotated[
         int | None,
         typer.Option(help="Random Fourier features of z the OPN also reads (0 = off).",
-                     show_default="16; sequences 0"),
+                     show_default="32; sequences 0"),
     ] = None,
     opn_fourier_scale: Annotated[
         float | None,

@@ -95,7 +95,7 @@ class ModelConfig(BaseModel):
         4.0, gt=0, le=1000, description="Frequency scale of the STN's Fourier features."
     )
     opn_fourier_features: int = Field(
-        16, ge=0, le=4096,
+        32, ge=0, le=4096,
         description="Random Fourier features of z the OPN also reads (0 = off).",
     )
     opn_fourier_scale: float = Field(

@@ -153,7 +153,8 @@ def main() -> None:
     ours = TrainSettings()
     variants = {  # measured side by side, for sampling and for training
         "ours (default)": ours,
-        "ours, STN features only (the previous default)": TrainSettings(opn_fourier_features=0),
+        "ours, 16 OPN features (the previous default)": TrainSettings(opn_fourier_features=16),
+        "ours, STN features only": TrainSettings(opn_fourier_features=0),
         "ours, no Fourier features": TrainSettings(fourier_features=0, opn_fourier_features=0),
     }
     configs = {label: v.model_part() for label, v in variants.items()}
