@@ -1,0 +1,51 @@
+"""benchmarks/quality.py: topping a kept result up to more evaluation draws gives the row a
+full run would have given, and the kept results' key does not depend on the draws."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import quality  # noqa: E402
+
+
+@pytest.fixture
+def fake_score(monkeypatch):
+    """score() as a function of the evaluation seed only (the real one takes seconds)."""
+    calls = []
+
+    def score(points, name, seed):
+        calls.append(seed)
+        rng = np.random.default_rng(seed)
+        return {"energy_distance": float(rng.uniform(0.5, 4)), "mmd": float(rng.uniform()),
+                "sliced_w2": float(rng.uniform()), "modes": int(rng.integers(6, 9))}
+
+    monkeypatch.setattr(quality, "score", score)
+    return calls
+
+
+def test_topping_up_equals_scoring_all_draws_at_once(fake_score):
+    def draw(j):
+        return np.zeros((1, 2))
+
+    full = quality.score_draws(np.zeros((1, 2)), draw, "8gaussians", 3, 7)
+    kept = quality.score_draws(np.zeros((1, 2)), draw, "8gaussians", 3, 4)
+    fake_score.clear()
+    topped = quality.score_draws(np.zeros((1, 2)), draw, "8gaussians", 3, 7, kept)
+
+    assert fake_score == [3 + 1000 * j for j in (4, 5, 6)]  # only the missing draws
+    assert topped["energy_draws"] == full["energy_draws"]
+    for key in ("energy_distance", "mmd", "sliced_w2"):
+        assert topped[key] == pytest.approx(full[key], rel=1e-12)
+    assert topped["modes"] == full["modes"]  # the worst draw
+    assert full["energy_distance"] == pytest.approx(statistics.mean(full["energy_draws"]))
+
+
+def test_the_kept_results_key_is_the_settings_not_the_draws():
+    assert quality.fingerprint({}) == quality.fingerprint({})
+    assert quality.fingerprint({}) != quality.fingerprint({"epochs": 3})
