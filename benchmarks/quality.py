@@ -175,19 +175,16 @@ def score_draws(first, draw, name: str, seed: int, draws: int, kept: dict | None
     `draw(j)`. Given a `kept` row scored on fewer draws, only the missing ones are scored
     and merged in, with the same seeds a full run would use."""
     done = len(kept["energy_draws"]) if kept else 0
-    scores = [score(first, name, seed)] if done == 0 else []
+    scores = [] if done else [score(first, name, seed)]
     scores += [score(draw(j), name, seed + 1000 * j) for j in range(max(done, 1), draws)]
-    # Modes covered: the worst draw; every ratio and share: the mean.
     out = {}
-    for k in (kept or scores[0]):
-        if k == "energy_draws" or (kept and k not in scores[0]):
-            continue
-        new = [s[k] for s in scores]
-        if k == "modes":
-            out[k] = min(new + ([kept[k]] if kept else []))
-        else:
-            out[k] = (done * kept[k] + sum(new)) / draws if kept else statistics.mean(new)
-    out["energy_draws"] = (kept["energy_draws"] if kept else []) + [
+    for k in scores[0]:
+        values = [s[k] for s in scores]
+        if k == "modes":  # modes covered: the worst draw
+            out[k] = min(values + ([kept[k]] if done else []))
+        else:  # every ratio and share: the mean over all draws, kept ones included
+            out[k] = ((done * kept[k] if done else 0) + sum(values)) / (done + len(values))
+    out["energy_draws"] = (kept["energy_draws"] if done else []) + [
         s["energy_distance"] for s in scores]
     return out
 
