@@ -150,7 +150,10 @@ class Kept:
             return None
         points_file = row_file.with_suffix(".npy")
         points = np.load(points_file) if points_file.exists() else None
-        return json.loads(row_file.read_text()), points
+        row = json.loads(row_file.read_text())
+        # Rows kept before evaluation draws existed were scored on one draw: draw 0.
+        row.setdefault("energy_draws", [row["energy_distance"]])
+        return row, points
 
     def put(self, model: str, name: str, seed: int, row: dict, points: np.ndarray) -> None:
         row_file = self.dir / f"{model}-{name}-seed{seed}.json"

@@ -49,3 +49,12 @@ def test_topping_up_equals_scoring_all_draws_at_once(fake_score):
 def test_the_kept_results_key_is_the_settings_not_the_draws():
     assert quality.fingerprint({}) == quality.fingerprint({})
     assert quality.fingerprint({}) != quality.fingerprint({"epochs": 3})
+
+
+def test_a_row_kept_before_draws_existed_counts_as_one_draw(tmp_path):
+    kept = quality.Kept(tmp_path, "key", fresh=False)
+    old_row = {"energy_distance": 2.5, "mmd": 1.0, "sliced_w2": 1.0}  # no "energy_draws"
+    kept.put("alternator", "pinwheel", 0, old_row, np.zeros((1, 2)))
+    row, points = kept.get("alternator", "pinwheel", 0)
+    assert row["energy_draws"] == [2.5]
+    assert points.shape == (1, 2)
