@@ -127,6 +127,14 @@ def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: i
     return points, train_s, sample_s, draw
 
 
+def positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
 def fingerprint(overrides: dict) -> str:
     """Settings (less the seed) and sample size: a kept result is reused only for these.
     A kept result with fewer evaluation draws than asked for is topped up, not rerun."""
@@ -201,18 +209,23 @@ def summarise(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(REQUIRED))
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=positive, default=3)
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--epochs", type=int, help="override the default (smoke tests only)")
+    parser.add_argument("--epochs", type=positive, help="override the default (smoke tests only)")
     parser.add_argument("--fresh", action="store_true", help="ignore kept results")
-    parser.add_argument("--eval-draws", type=int, default=10,
+    parser.add_argument("--eval-draws", type=positive, default=10,
                         help="independent evaluations averaged per model (1 = one, as before)")
     args = parser.parse_args()
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets.split(",") if s]
+    known = [n for n, b in BUILTINS.items() if b.kind == "distribution"]
+    unknown = [s for s in sets if s not in known]
+    if unknown or not sets:
+        parser.error(f"--sets: not built-in 2-D sets: {', '.join(unknown) or '(none given)'}; "
+                     f"choose from {', '.join(known)}")
     models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
     results: dict = {m: {s: [] for s in sets} for m in models}
     gallery: dict = {}

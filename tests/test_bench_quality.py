@@ -4,6 +4,7 @@ full run would have given, and the kept results' key does not depend on the draw
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,3 +59,17 @@ def test_a_row_kept_before_draws_existed_counts_as_one_draw(tmp_path):
     row, points = kept.get("alternator", "pinwheel", 0)
     assert row["energy_draws"] == [2.5]
     assert points.shape == (1, 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eval-draws", "0"], "--eval-draws: must be at least 1 (got 0)"),
+    (["--seeds", "-1"], "--seeds: must be at least 1 (got -1)"),
+    (["--sets", "pinwheel,lorenz"], "--sets: not built-in 2-D sets: lorenz"),
+])
+def test_bad_arguments_exit_2_before_any_work(args, message, tmp_path):
+    script = Path(quality.__file__)
+    done = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
