@@ -12,11 +12,12 @@ gallery docs/gallery.png, and one GIF of the cycle per data set (docs/cycle-NAME
     python benchmarks/quality.py [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
 
 Every run's scores, points and checkpoints are kept in
-benchmarks/out/quality/<fingerprint of the settings>/ and reused: an interrupted benchmark
-resumes where it stopped, and sets can run as separate processes (`--sets 2spirals`), then
-be assembled by one more call with all of them. A kept alternator run with fewer evaluation
-draws than asked for is topped up from its checkpoint; a peer's is rerun (no model is
-kept). `--fresh` ignores what is kept.
+benchmarks/out/quality/<fingerprint of the settings>/ (the peers' in
+benchmarks/out/quality/peers-<fingerprint of the settings they depend on>/) and reused: an
+interrupted benchmark resumes where it stopped, and sets can run as separate processes
+(`--sets 2spirals`), then be assembled by one more call with all of them. A kept alternator
+run with fewer evaluation draws than asked for is topped up from its checkpoint; a peer's
+is rerun (no model is kept). `--fresh` ignores what is kept.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
 from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
-from alternators_cli.model import parameter_counts  # noqa: E402
+from alternators_cli.model import build_model, parameter_counts  # noqa: E402
 from alternators_cli.settings import TrainSettings  # noqa: E402
 
 N_EVAL = 5000
@@ -144,6 +145,22 @@ def fingerprint(overrides: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+# What a peer's run depends on: its network is sized to the alternator's parameter count,
+# and it trains on the alternator's batch stream for as many steps, sampling in as many.
+# Settings only the alternator reads (lr, ema, the noise schedule, the objective) are not
+# in its key, so changing one of them does not retrain the peers.
+PEER_SETTINGS = ("layers", "steps", "epochs", "epoch_size", "batch_size")
+
+
+def peer_fingerprint(overrides: dict) -> str:
+    """The peers' key: the settings they depend on, the parameter budget and sample size."""
+    settings = TrainSettings(device="cpu", **overrides)
+    budget = parameter_counts(build_model(2, settings.model_part()))["total"]
+    blob = json.dumps({"settings": {k: getattr(settings, k) for k in PEER_SETTINGS},
+                       "params": budget, "n": N_EVAL}, sort_keys=True)
+    return "peers-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 class Kept:
     """Scores and points per (model, set, seed), kept on disk between runs."""
 
@@ -231,12 +248,14 @@ def main() -> None:
     gallery: dict = {}
     ckpt_dir = ROOT / "benchmarks" / "out"
     kept = Kept(ckpt_dir / "quality", fingerprint(overrides), args.fresh)
+    kept_peers = Kept(ckpt_dir / "quality", peer_fingerprint(overrides), args.fresh)
     for name in sets:
         for seed in range(args.seeds):
             path = kept.dir / f"{name}-seed{seed}.pt"
             trainer = None
             for model in models:
-                found = kept.get(model, name, seed)
+                store = kept if model == "alternator" else kept_peers
+                found = store.get(model, name, seed)
                 short = found is not None and len(found[0]["energy_draws"]) < args.eval_draws
                 if short and model == "alternator" and path.exists():
                     # Top up the evaluation draws from the kept checkpoint: no retraining.
@@ -261,7 +280,7 @@ def main() -> None:
                     scores = score_draws(pts, draw, name, seed, args.eval_draws)
                     row = {**scores, "train_s": tr_s, "sample_s": sa_s,
                            "threads": torch.get_num_threads(), "at": time.strftime("%F %T")}
-                    kept.put(model, name, seed, row, pts)
+                    store.put(model, name, seed, row, pts)
                     print(f"{name} seed {seed} {model}: {row}", file=sys.stderr, flush=True)
                 results[model][name].append(row)
                 if seed == 0:

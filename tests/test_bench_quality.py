@@ -1,5 +1,6 @@
 """benchmarks/quality.py: topping a kept result up to more evaluation draws gives the row a
-full run would have given, and the kept results' key does not depend on the draws."""
+full run would have given, and the kept results' keys do not depend on the draws (nor the
+peers' on settings only the alternator reads)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ def test_topping_up_equals_scoring_all_draws_at_once(fake_score):
 def test_the_kept_results_key_is_the_settings_not_the_draws():
     assert quality.fingerprint({}) == quality.fingerprint({})
     assert quality.fingerprint({}) != quality.fingerprint({"epochs": 3})
+
+
+def test_the_peers_key_ignores_settings_only_the_alternator_reads():
+    base = quality.peer_fingerprint({})
+    # The peers never read the learning rate, the EMA or the noise schedule...
+    for alternator_only in ({"ema": 0.9}, {"lr": 1e-3}, {"alpha": 0.5}, {"noise_max": 0.5}):
+        assert quality.peer_fingerprint(alternator_only) == base, alternator_only
+        assert quality.fingerprint(alternator_only) != quality.fingerprint({}), alternator_only
+    # ...but they train for as many steps, on as many parameters, sampling in as many steps.
+    for shared in ({"epochs": 3}, {"batch_size": 250}, {"steps": 10}, {"hidden": 32},
+                   {"opn_fourier_features": 16}):
+        assert quality.peer_fingerprint(shared) != base, shared
 
 
 def test_a_row_kept_before_draws_existed_counts_as_one_draw(tmp_path):
