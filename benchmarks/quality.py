@@ -8,8 +8,12 @@ of sampling steps, a comparable network, the same normalisation, batch size and 
 optimiser steps.
 Writes a Markdown table to docs/benchmarks.md (its quality section), JSON beside it, the
 gallery docs/gallery.png, and one GIF of the cycle per data set (docs/cycle-NAME.gif).
+The training-time target is judged by one more default training run (pinwheel, seed 0) at
+--threads, timed alone after the others, beside the host's matmul peak; lanes run in
+parallel pass --no-timed-run.
 
     python benchmarks/quality.py [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
+                                 [--no-timed-run]
 
 Every run's scores, points and checkpoints are kept in
 benchmarks/out/quality/<fingerprint of the settings>/ (the peers' in
@@ -128,6 +132,23 @@ def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: i
     return points, train_s, sample_s, draw
 
 
+def timed_default_run(threads: int, overrides: dict) -> dict:
+    """The training-time target's own measure: one default training run of pinwheel, seed 0,
+    at `threads` threads and alone (the lanes of 1-thread runs, two at once, time something
+    else), beside the host's matmul peak at that moment: the host is shared, and its speed
+    varies by 2x from day to day."""
+    from speed import matmul_peak
+
+    torch.set_num_threads(threads)
+    peak, _ = matmul_peak(threads)
+    trainer = alternator_trainer("pinwheel", 0, overrides)
+    start = time.perf_counter()
+    trainer.run()
+    train_s = time.perf_counter() - start
+    return {"set": "pinwheel", "seed": 0, "threads": threads, "train_s": train_s,
+            "matmul_gflops": peak, "at": time.strftime("%F %T")}
+
+
 def positive(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = int(text)
@@ -234,6 +255,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore kept results")
     parser.add_argument("--eval-draws", type=positive, default=10,
                         help="independent evaluations averaged per model (1 = one, as before)")
+    parser.add_argument("--timed-run", action=argparse.BooleanOptionalAction, default=True,
+                        help="time one default training run at --threads, alone, for the "
+                             "training-time target (--no-timed-run in parallel lanes)")
     args = parser.parse_args()
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
@@ -287,15 +311,17 @@ def main() -> None:
                     gallery[(name, model)] = pts
         animate(name, kept.dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
 
-    table = markdown(results, sets, models, args.seeds, overrides)
+    timed = timed_default_run(args.threads, overrides) if args.timed_run else None
+    table = markdown(results, sets, models, args.seeds, overrides, timed)
     print(table)
     write_section(args.out / "benchmarks.md", "quality", table)
-    (args.out / "benchmarks-quality.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "benchmarks-quality.json").write_text(
+        json.dumps({**results, "timed_default_run": timed}, indent=2) + "\n")
     draw_gallery(gallery, sets, models, args.out / "gallery.png")
 
 
 def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
-             overrides: dict) -> str:
+             overrides: dict, timed: dict | None = None) -> str:
     settings = TrainSettings(**overrides)
     threads = distinct(results, lambda r: r.get("threads"))
     draws = distinct(results, lambda r: len(r.get("energy_draws", [0])))
@@ -332,12 +358,19 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
     alt = {s: statistics.mean(r["energy_distance"] for r in results["alternator"][s])
            for s in sets}
     for s in sets:
-        secs = max(r["train_s"] for r in results["alternator"][s])
-        ok = alt[s] <= TARGET_RATIO and secs <= TARGET_TRAIN_SECONDS
+        ok = alt[s] <= TARGET_RATIO
+        lines.append(f"- {s}: energy ratio {alt[s]:.2f} (target <= {TARGET_RATIO}): "
+                     f"{'met' if ok else 'MISSED'}")
+    if timed is None:
+        lines.append("- default training time: not measured (--no-timed-run); the train s "
+                     "column times runs at the threads above, not the target's measure")
+    else:
+        ok = timed["train_s"] <= TARGET_TRAIN_SECONDS
         lines.append(
-            f"- {s}: energy ratio {alt[s]:.2f} (target <= {TARGET_RATIO}), training "
-            f"{secs:.0f}s (target <= {TARGET_TRAIN_SECONDS}s): {'met' if ok else 'MISSED'}"
-        )
+            f"- default training, {timed['set']} seed {timed['seed']} at {timed['threads']} "
+            f"thread(s), alone on the host (matmul peak {timed['matmul_gflops']:.1f} GFLOP/s "
+            f"then): {timed['train_s']:.1f}s (target <= {TARGET_TRAIN_SECONDS}s): "
+            f"{'met' if ok else 'MISSED'}")
     if "ddpm" in models:
         beat = [s for s in sets if alt[s] < statistics.mean(
             r["energy_distance"] for r in results["ddpm"][s])]

@@ -1,6 +1,7 @@
 """benchmarks/quality.py: topping a kept result up to more evaluation draws gives the row a
 full run would have given, and the kept results' keys do not depend on the draws (nor the
-peers' on settings only the alternator reads)."""
+peers' on settings only the alternator reads); the training-time target is judged by one
+timed default run, not by the lanes' runs."""
 
 from __future__ import annotations
 
@@ -86,3 +87,35 @@ def test_bad_arguments_exit_2_before_any_work(args, message, tmp_path):
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def _results(ratio: float, train_s: float) -> dict:
+    row = {"energy_distance": ratio, "mmd": 1.0, "sliced_w2": 1.0, "train_s": train_s,
+           "sample_s": 0.1, "threads": 1, "energy_draws": [ratio]}
+    return {"alternator": {"pinwheel": [row]}}
+
+
+def test_the_training_time_target_is_judged_by_the_timed_run_alone():
+    # Slow lane runs (1000 s each) do not fail the target; the timed default run decides it.
+    results = _results(1.2, 1000.0)
+    timed = {"set": "pinwheel", "seed": 0, "threads": 2, "train_s": 150.0,
+             "matmul_gflops": 200.0}
+    met = quality.markdown(results, ["pinwheel"], ["alternator"], 1, {}, timed)
+    assert "- pinwheel: energy ratio 1.20 (target <= 1.5): met" in met
+    assert "150.0s (target <= 180s): met" in met and "matmul peak 200.0 GFLOP/s" in met
+    slow = quality.markdown(results, ["pinwheel"], ["alternator"], 1, {},
+                            {**timed, "train_s": 181.0})
+    assert "181.0s (target <= 180s): MISSED" in slow
+    untimed = quality.markdown(results, ["pinwheel"], ["alternator"], 1, {})
+    assert "default training time: not measured" in untimed
+    assert "MISSED" not in untimed
+
+
+def test_a_timed_default_run_trains_and_reports_its_seconds_and_the_host():
+    threads = quality.torch.get_num_threads()
+    try:
+        timed = quality.timed_default_run(1, {"epochs": 1})
+    finally:
+        quality.torch.set_num_threads(threads)
+    assert timed["set"] == "pinwheel" and timed["threads"] == 1
+    assert timed["train_s"] > 0 and timed["matmul_gflops"] > 0
