@@ -78,11 +78,16 @@ def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
     return engine.Trainer(settings, data, torch.device("cpu"))
 
 
-def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
+def train_timed(name: str, seed: int, overrides: dict) -> tuple[engine.Trainer, float]:
+    """A trained alternator and its training wall time in seconds."""
     trainer = alternator_trainer(name, seed, overrides)
     start = time.perf_counter()
     trainer.run()
-    train_s = time.perf_counter() - start
+    return trainer, time.perf_counter() - start
+
+
+def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
+    trainer, train_s = train_timed(name, seed, overrides)
     model = trainer.sampling_model()
     start = time.perf_counter()
     points = engine.sample(model, trainer.normalizer, N_EVAL, seed=10_000 + seed)
@@ -141,10 +146,7 @@ def timed_default_run(threads: int, overrides: dict) -> dict:
 
     torch.set_num_threads(threads)
     peak, _ = matmul_peak(threads)
-    trainer = alternator_trainer("pinwheel", 0, overrides)
-    start = time.perf_counter()
-    trainer.run()
-    train_s = time.perf_counter() - start
+    _, train_s = train_timed("pinwheel", 0, overrides)
     return {"set": "pinwheel", "seed": 0, "threads": threads, "train_s": train_s,
             "matmul_gflops": peak, "at": time.strftime("%F %T")}
 
@@ -272,7 +274,9 @@ def main() -> None:
     gallery: dict = {}
     ckpt_dir = ROOT / "benchmarks" / "out"
     kept = Kept(ckpt_dir / "quality", fingerprint(overrides), args.fresh)
-    kept_peers = Kept(ckpt_dir / "quality", peer_fingerprint(overrides), args.fresh)
+    # Built only when the peers run: Kept creates its directory.
+    kept_peers = None if args.no_peers else Kept(
+        ckpt_dir / "quality", peer_fingerprint(overrides), args.fresh)
     for name in sets:
         for seed in range(args.seeds):
             path = kept.dir / f"{name}-seed{seed}.pt"
