@@ -484,7 +484,7 @@ def train(
         Path | None, typer.Option("--out", help="Run directory [default: runs/<data name>].")
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Training epochs.", show_default="500; sequences 30")
+        int | None, typer.Option(help="Training epochs.", show_default="400; sequences 30")
     ] = None,
     steps: Annotated[
         int | None, typer.Option(help="Steps T of the cycle.", show_default="15")

@@ -157,7 +157,7 @@ class TrainSettings(BaseSettings, ModelConfig):
         env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True
     )
 
-    epochs: int = Field(500, ge=1, le=10_000_000, description="Training epochs.")
+    epochs: int = Field(400, ge=1, le=10_000_000, description="Training epochs.")
     epoch_size: int = Field(
         10_000, ge=1, le=100_000_000,
         description="Points per epoch for built-in sets (fresh draws every epoch).",

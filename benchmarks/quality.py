@@ -269,6 +269,7 @@ def main() -> None:
     if unknown or not sets:
         parser.error(f"--sets: not built-in 2-D sets: {', '.join(unknown) or '(none given)'}; "
                      f"choose from {', '.join(known)}")
+    args.out.mkdir(parents=True, exist_ok=True)  # a fresh --out: the GIFs are written mid-run
     models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
     results: dict = {m: {s: [] for s in sets} for m in models}
     gallery: dict = {}
