@@ -269,7 +269,10 @@ def main() -> None:
     if unknown or not sets:
         parser.error(f"--sets: not built-in 2-D sets: {', '.join(unknown) or '(none given)'}; "
                      f"choose from {', '.join(known)}")
-    args.out.mkdir(parents=True, exist_ok=True)  # a fresh --out: the GIFs are written mid-run
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)  # a fresh --out: GIFs are written mid-run
+    except OSError as err:
+        parser.error(f"--out: cannot create directory {args.out}: {err.strerror}")
     models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
     results: dict = {m: {s: [] for s in sets} for m in models}
     gallery: dict = {}

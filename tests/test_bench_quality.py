@@ -89,6 +89,18 @@ def test_bad_arguments_exit_2_before_any_work(args, message, tmp_path):
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
 
 
+
+def test_an_out_that_is_a_file_exits_2_and_leaves_the_file(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me\n")
+    script = Path(quality.__file__)
+    done = subprocess.run([sys.executable, str(script), "--out", str(taken)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--out: cannot create directory" in done.stderr and "Traceback" not in done.stderr
+    assert taken.read_text() == "keep me\n" and sorted(tmp_path.iterdir()) == [taken]
+
+
 def _results(ratio: float, train_s: float) -> dict:
     row = {"energy_distance": ratio, "mmd": 1.0, "sliced_w2": 1.0, "train_s": train_s,
            "sample_s": 0.1, "threads": 1, "energy_draws": [ratio]}
