@@ -520,6 +520,11 @@ def train(
         float | None,
         typer.Option(help="sigma_x at the last step.", show_default="0.01; sequences 0.05"),
     ] = None,
+    schedule_rho: Annotated[
+        float | None,
+        typer.Option(help="Spacing of sigma_x between the two: 1 = linear, larger = more "
+                     "steps at low noise (EDM's rho).", min=1, max=100, show_default="1"),
+    ] = None,
     alpha: Annotated[
         float | None,
         typer.Option(help="STN mixing weight alpha.", show_default="0.79; sequences 0.5"),
@@ -611,7 +616,8 @@ def train(
     flags = {
         "epochs": epochs, "steps": steps, "latent_dim": latent_dim, "hidden": hidden,
         "layers": layers, "batch_size": batch_size, "epoch_size": epoch_size, "lr": lr,
-        "noise_max": noise_max, "noise_min": noise_min, "alpha": alpha,
+        "noise_max": noise_max, "noise_min": noise_min,
+        "schedule_rho": schedule_rho, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
         "fourier_features": fourier_features, "fourier_scale": fourier_scale,
         "opn_fourier_features": opn_fourier_features, "opn_fourier_scale": opn_fourier_scale,

@@ -66,9 +66,7 @@ class Alternator(nn.Module):
         freq_z = torch.randn(dz, k_z, generator=torch.Generator().manual_seed(1))
         self.register_buffer("opn_fourier", freq_z * config.opn_fourier_scale)  # C: (Dz, k_z)
 
-        sigma_x = torch.linspace(config.noise_max, config.noise_min, T, dtype=torch.float64)
-        if T == 1:
-            sigma_x = torch.tensor([config.noise_min], dtype=torch.float64)
+        sigma_x = noise_schedule(config.noise_max, config.noise_min, T, config.schedule_rho)
         sigma_z = config.sigma_z_scale * sigma_x
         alpha = torch.full((T,), config.alpha, dtype=torch.float64)
         position = torch.arange(T, dtype=torch.float64) / max(T - 1, 1)  # (T,) in [0, 1]
@@ -194,6 +192,19 @@ class Alternator(nn.Module):
         if cfg.objective is Objective.mse:
             return ((x_pred[:, 0] - x) ** 2).sum(-1).mean()
         return energy_score(x_pred, x)
+
+
+def noise_schedule(sigma_max: float, sigma_min: float, T: int, rho: float) -> Tensor:
+    """sigma_x[t] = (sigma_max^(1/rho) + (t-1)/(T-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho
+
+    for t = 1..T (Karras et al. 2022, eq. 5): rho = 1 is linear; a larger rho puts more
+    steps at low noise. One step is sigma_min alone. Float64, (T,).
+    """
+    if T == 1:
+        return torch.tensor([sigma_min], dtype=torch.float64)
+    ramp = torch.linspace(0, 1, T, dtype=torch.float64)  # (T,)
+    high, low = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
+    return (high + ramp * (low - high)) ** rho  # (T,)
 
 
 def energy_score(pred: Tensor, target: Tensor) -> Tensor:

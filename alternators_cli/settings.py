@@ -52,7 +52,7 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
 
 # Settings a sequence model does not use: giving one with --kind sequence is an error.
 DISTRIBUTION_ONLY = (
-    "steps", "objective", "scored_steps", "fourier_features", "fourier_scale",
+    "steps", "schedule_rho", "objective", "scored_steps", "fourier_features", "fourier_scale",
     "opn_fourier_features", "opn_fourier_scale",
 )
 
@@ -78,6 +78,11 @@ class ModelConfig(BaseModel):
     layers: int = Field(2, ge=1, le=16, description="Hidden layers in each network.")
     noise_max: float = Field(0.9, gt=0, lt=1, description="sigma_x at the first step.")
     noise_min: float = Field(0.01, gt=0, lt=1, description="sigma_x at the last step.")
+    schedule_rho: float = Field(
+        1.0, ge=1, le=100,
+        description="Spacing of sigma_x from noise_max to noise_min: 1 = linear, larger = "
+        "more steps at low noise (EDM's rho).",
+    )
     sigma_z_scale: float = Field(
         0.5, gt=0, le=10, description="sigma_z[t] = sigma_z_scale * sigma_x[t]."
     )

@@ -159,11 +159,19 @@ def positive(text: str) -> int:
     return value
 
 
+# Settings added after results were kept: at the value those runs had, a setting is left
+# out of the key, so adding it does not orphan them.
+KEYED_ONLY_OFF = {"schedule_rho": 1.0}
+
+
 def fingerprint(overrides: dict) -> str:
     """Settings (less the seed) and sample size: a kept result is reused only for these.
     A kept result with fewer evaluation draws than asked for is topped up, not rerun."""
     settings = TrainSettings(device="cpu", **overrides).model_dump(mode="json")
     settings.pop("seed")
+    for name, value in KEYED_ONLY_OFF.items():  # as every run before the setting existed
+        if settings[name] == value:
+            settings.pop(name)
     blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -54,6 +54,14 @@ def test_the_kept_results_key_is_the_settings_not_the_draws():
     assert quality.fingerprint({}) != quality.fingerprint({"epochs": 3})
 
 
+def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
+    # Kept runs before schedule_rho existed ran the linear schedule: same key at rho = 1.
+    assert quality.fingerprint({"schedule_rho": 1.0}) == quality.fingerprint({})
+    blob_keys = quality.TrainSettings(device="cpu").model_dump()
+    assert "schedule_rho" in blob_keys  # the setting exists, the key just leaves it out at 1
+    assert quality.fingerprint({"schedule_rho": 3.0}) != quality.fingerprint({})
+
+
 def test_the_peers_key_ignores_settings_only_the_alternator_reads():
     base = quality.peer_fingerprint({})
     # The peers never read the learning rate, the EMA or the noise schedule...

@@ -16,7 +16,7 @@ from helpers import assert_ok, assert_one_line_error, invoke
 from alternators_cli import __version__, checkpoint, engine
 from alternators_cli.engine import Trainer, TrainingData
 from alternators_cli.errors import BadInput
-from alternators_cli.model import parameter_counts
+from alternators_cli.model import build_model, parameter_counts
 from alternators_cli.settings import TrainSettings
 
 # ---- round trip ---------------------------------------------------------------------------
@@ -47,6 +47,33 @@ def test_payload_survives_save_and_load(tiny_run):
     a = engine.sample(rebuilt.model, rebuilt.normalizer, 50, seed=1)
     b = engine.sample(original.model, original.normalizer, 50, seed=1)
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_from_before_schedule_rho_rebuilds_the_linear_schedule_it_ran(
+    tiny_run, monkeypatch
+):
+    # Whatever today's default, a file without the setting ran the linear schedule.
+    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(schedule_rho=7.0))
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    del payload["settings"]["schedule_rho"]
+    ckpt = checkpoint.from_payload(payload, "old.pt")
+    config = ckpt.model.config
+    assert config.schedule_rho == 1.0
+    # What a resumed run or `info` rebuilds from those settings is the linear schedule.
+    rebuilt = build_model(2, config)
+    linear = torch.linspace(config.noise_max, config.noise_min, config.steps,
+                            dtype=torch.float64).float()
+    assert torch.equal(rebuilt.sigma_x, linear)
+
+
+def _with_default(**defaults):
+    """ModelConfig with other defaults, as a later version of the package might have."""
+    from pydantic import create_model
+
+    from alternators_cli.settings import ModelConfig
+
+    fields = {k: (float, v) for k, v in defaults.items()}
+    return create_model("LaterModelConfig", __base__=ModelConfig, **fields)
 
 
 def test_checkpoint_keeps_the_normaliser_in_data_units(tiny_run):

@@ -129,6 +129,29 @@ def test_boundary_alpha_plus_sigma_z_squared_equal_to_one_gives_finite_samples(
     assert torch.isfinite(x).all()
 
 
+@pytest.mark.parametrize("rho", [3.0, 7.0])
+def test_a_larger_rho_keeps_the_ends_and_spends_more_steps_at_low_noise(rho):
+    linear = tiny_model(steps=15, noise_max=0.9, noise_min=0.01).sigma_x.double()
+    model = tiny_model(steps=15, noise_max=0.9, noise_min=0.01, schedule_rho=rho)
+    sx = model.sigma_x.double()
+    assert sx[0].item() == pytest.approx(0.9) and sx[-1].item() == pytest.approx(0.01)
+    assert torch.all(sx[1:-1] < linear[1:-1]), f"rho={rho}: {sx.tolist()}"
+    assert torch.all(torch.diff(sx) < 0), "sigma_x must fall from noise_max to noise_min"
+    # Karras et al. (2022), eq. 5: sigma^(1/rho) is linear in the step.
+    root = sx ** (1 / rho)
+    torch.testing.assert_close(torch.diff(root), torch.full((14,), (root[-1] - root[0]).item() / 14,
+                               dtype=torch.float64), atol=1e-6, rtol=0)
+    # The coefficients of (1) and (2) follow the schedule.
+    torch.testing.assert_close(model.x_keep.double(), torch.sqrt(1 - sx**2), atol=1e-6, rtol=0)
+    torch.testing.assert_close(model.sigma_z.double(), 0.5 * sx, atol=1e-6, rtol=0)
+
+
+def test_rho_one_is_exactly_the_linear_schedule_older_checkpoints_ran():
+    model = tiny_model(steps=15, noise_max=0.9, noise_min=0.01, schedule_rho=1.0)
+    linear = torch.linspace(0.9, 0.01, 15, dtype=torch.float64).float()
+    assert torch.equal(model.sigma_x, linear)
+
+
 def test_single_step_model_uses_noise_min():
     model = tiny_model(steps=1, noise_max=0.8, noise_min=0.1)
     assert model.sigma_x.tolist() == pytest.approx([0.1])
