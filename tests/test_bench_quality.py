@@ -65,7 +65,8 @@ def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
 def test_the_peers_key_ignores_settings_only_the_alternator_reads():
     base = quality.peer_fingerprint({})
     # The peers never read the learning rate, the EMA or the noise schedule...
-    for alternator_only in ({"ema": 0.9}, {"lr": 1e-3}, {"alpha": 0.5}, {"noise_max": 0.5}):
+    for alternator_only in ({"ema": 0.9}, {"lr": 1e-3}, {"alpha": 0.5}, {"noise_max": 0.5},
+                            {"schedule_rho": 3.0}):
         assert quality.peer_fingerprint(alternator_only) == base, alternator_only
         assert quality.fingerprint(alternator_only) != quality.fingerprint({}), alternator_only
     # ...but they train for as many steps, on as many parameters, sampling in as many steps.
