@@ -523,7 +523,7 @@ def train(
     schedule_rho: Annotated[
         float | None,
         typer.Option(help="Spacing of sigma_x between the two: 1 = linear, larger = more "
-                     "steps at low noise (EDM's rho).", min=1, max=100, show_default="1"),
+                     "steps at low noise (EDM's rho).", min=1, max=100, show_default="1.0"),
     ] = None,
     alpha: Annotated[
         float | None,
@@ -536,6 +536,11 @@ def train(
     objective: Annotated[
         ObjectiveChoice | None,
         typer.Option(help="OPN objective: energy score or mse.", show_default="energy"),
+    ] = None,
+    scored_steps: Annotated[
+        int | None,
+        typer.Option(help="Random steps per point at which the OPN is scored each batch "
+                     "(0, or T and more: all T).", min=0, max=1000, show_default="0"),
     ] = None,
     fourier_features: Annotated[
         int | None,
@@ -619,6 +624,7 @@ def train(
         "noise_max": noise_max, "noise_min": noise_min,
         "schedule_rho": schedule_rho, "alpha": alpha,
         "sigma_z_scale": sigma_z_scale, "objective": objective.value if objective else None,
+        "scored_steps": scored_steps,
         "fourier_features": fourier_features, "fourier_scale": fourier_scale,
         "opn_fourier_features": opn_fourier_features, "opn_fourier_scale": opn_fourier_scale,
         "ema": ema, "seed": seed, "device": device,

@@ -12,6 +12,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 from helpers import (
     TINY_TRAIN_FLAGS,
     assert_ok,
@@ -138,6 +139,24 @@ def test_train_writes_the_run_files(tiny_run):
     assert [ln.split(",")[0] for ln in lines[1:]] == ["1", "2"]
     assert all(np.isfinite(float(ln.split(",")[1])) for ln in lines[1:])
     assert (tiny_run.dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_schedule_and_scoring_flags_reach_the_model(runner, tmp_path):
+    out = tmp_path / "run"
+    flags = ["--epochs", 1, "--hidden", 8, "--steps", 5, "--latent-dim", 2, "--device", "cpu",
+             "--epoch-size", 200, "--noise-max", 0.8, "--noise-min", 0.05,
+             "--schedule-rho", 3, "--scored-steps", 2]
+    assert_ok(invoke(runner, ["train", "pinwheel", "--out", out, *flags]))
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["schedule_rho"] == 3.0 and settings["scored_steps"] == 2
+    sigma_x = checkpoint.load(str(out / "model.pt")).model.sigma_x.double()
+    expected = (0.8 ** (1 / 3) + torch.linspace(0, 1, 5, dtype=torch.float64)
+                * (0.05 ** (1 / 3) - 0.8 ** (1 / 3))) ** 3
+    torch.testing.assert_close(sigma_x, expected, atol=1e-6, rtol=0)
+    for bad in (["--schedule-rho", 0.5], ["--scored-steps", -1]):
+        assert_one_line_error(invoke(runner, ["train", "pinwheel", "--out", tmp_path / "b",
+                                              *bad]), 2)
+    assert not (tmp_path / "b").exists()
 
 
 def test_train_ends_with_an_evaluation_table(tiny_run):
