@@ -79,7 +79,8 @@ class Checkpoint:
                 if k in self.data
             },
             "heldout_rows": 0 if self.heldout is None else int(np.prod(self.heldout.shape[:-1])),
-            "settings": self.settings,
+            # A file written before a setting existed shows the value it ran with.
+            "settings": {**self.model.config.model_dump(mode="json"), **self.settings},
             "parameters": parameter_counts(self.model),
             "epochs_trained": int(self.payload["epoch"]),
             "final_loss": history[-1] if history else None,

@@ -161,7 +161,7 @@ def positive(text: str) -> int:
 
 # Settings added after results were kept: at the value those runs had, a setting is left
 # out of the key, so adding it does not orphan them.
-KEYED_ONLY_OFF = {"schedule_rho": 1.0}
+SETTINGS_ADDED_SINCE_KEPT_RUNS = {"schedule_rho": 1.0}
 
 
 def fingerprint(overrides: dict) -> str:
@@ -169,7 +169,7 @@ def fingerprint(overrides: dict) -> str:
     A kept result with fewer evaluation draws than asked for is topped up, not rerun."""
     settings = TrainSettings(device="cpu", **overrides).model_dump(mode="json")
     settings.pop("seed")
-    for name, value in KEYED_ONLY_OFF.items():  # as every run before the setting existed
+    for name, value in SETTINGS_ADDED_SINCE_KEPT_RUNS.items():  # as runs before it ran
         if settings[name] == value:
             settings.pop(name)
     blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)

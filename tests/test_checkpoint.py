@@ -64,6 +64,8 @@ def test_a_file_from_before_schedule_rho_rebuilds_the_linear_schedule_it_ran(
     linear = torch.linspace(config.noise_max, config.noise_min, config.steps,
                             dtype=torch.float64).float()
     assert torch.equal(rebuilt.sigma_x, linear)
+    # `info` shows the value the file ran with, not a blank.
+    assert ckpt.describe()["settings"]["schedule_rho"] == 1.0
 
 
 def _with_default(**defaults):
