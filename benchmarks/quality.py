@@ -159,9 +159,12 @@ def positive(text: str) -> int:
     return value
 
 
-# Settings added after results were kept: at the value those runs had, a setting is left
-# out of the key, so adding it does not orphan them.
-SETTINGS_ADDED_SINCE_KEPT_RUNS = {"schedule_rho": 1.0}
+# Settings added after results were kept: at the value those runs had (the one checkpoints
+# without the setting load with), a setting is left out of the key, so adding it does not
+# orphan them.
+SETTINGS_ADDED_SINCE_KEPT_RUNS = {
+    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name] for name in ("schedule_rho",)
+}
 
 
 def fingerprint(overrides: dict) -> str:

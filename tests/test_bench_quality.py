@@ -57,8 +57,8 @@ def test_the_kept_results_key_is_the_settings_not_the_draws():
 def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
     # Kept runs before schedule_rho existed ran the linear schedule: same key at rho = 1.
     assert quality.fingerprint({"schedule_rho": 1.0}) == quality.fingerprint({})
-    blob_keys = quality.TrainSettings(device="cpu").model_dump()
-    assert "schedule_rho" in blob_keys  # the setting exists, the key just leaves it out at 1
+    settings = quality.TrainSettings(device="cpu").model_dump()
+    assert "schedule_rho" in settings  # the setting exists, the key just leaves it out at 1
     assert quality.fingerprint({"schedule_rho": 3.0}) != quality.fingerprint({})
 
 
@@ -96,7 +96,6 @@ def test_bad_arguments_exit_2_before_any_work(args, message, tmp_path):
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
-
 
 
 def test_an_out_that_is_a_file_exits_2_and_leaves_the_file(tmp_path):
