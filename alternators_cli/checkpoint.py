@@ -19,7 +19,7 @@ from alternators_cli import __version__
 from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
 from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
-from alternators_cli.settings import ModelConfig, format_validation_error
+from alternators_cli.settings import DISTRIBUTION_ONLY, ModelConfig, format_validation_error
 
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
@@ -30,6 +30,20 @@ SETTINGS_BEFORE_THEY_EXISTED = {
     "kind": "distribution", "fourier_features": 0, "opn_fourier_features": 0,
     "schedule_rho": 1.0,
 }
+
+
+def stored_settings(payload: dict) -> dict:
+    """The settings a file's model ran with: the file's own, with the values of
+    SETTINGS_BEFORE_THEY_EXISTED for settings added since it was written. A sequence file
+    also holds the distribution-only settings at the defaults of its day; its model never
+    reads them, so they are left out, or a later change of one of those defaults (T = 15
+    -> 12) would make the file fail its own validation."""
+    settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
+    if settings["kind"] == "sequence":
+        settings = {k: v for k, v in settings.items() if k not in DISTRIBUTION_ONLY}
+    return settings
+
+
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -203,10 +217,8 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
     if payload["kind"] not in KINDS:
         raise BadInput(f"{name} holds a model of unknown kind {payload['kind']!r}")
     try:
-        settings = payload["settings"]
-        # Files written before a setting existed ran without it: its "off" value applies.
-        present = {k: settings[k] for k in ModelConfig.model_fields if k in settings}
-        config = ModelConfig(**{**SETTINGS_BEFORE_THEY_EXISTED, **present})
+        settings = stored_settings(payload)
+        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields if k in settings})
         dim = int(payload["data"]["dim"])
         normalizer = Normalizer.from_state(payload["normalizer"])
         if config.kind != payload["kind"]:

@@ -487,7 +487,7 @@ def train(
         int | None, typer.Option(help="Training epochs.", show_default="400; sequences 30")
     ] = None,
     steps: Annotated[
-        int | None, typer.Option(help="Steps T of the cycle.", show_default="15")
+        int | None, typer.Option(help="Steps T of the cycle.", show_default="12")
     ] = None,
     latent_dim: Annotated[
         int | None, typer.Option(help="Latent size Dz.", show_default="20; sequences 16")
@@ -699,7 +699,7 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
         raise BadInput(
             f"--resume: {path} was trained on {ckpt.data['name']!r}, not {data_name!r}"
         )
-    saved = {**checkpoint.SETTINGS_BEFORE_THEY_EXISTED, **ckpt.settings}
+    saved = checkpoint.stored_settings(ckpt.payload)
     for key, value in flags.items():
         if value is None or key in ("epochs", "device", "precision"):
             continue

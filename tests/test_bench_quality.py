@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +65,14 @@ def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
 
 def test_the_peers_key_ignores_settings_only_the_alternator_reads():
     base = quality.peer_fingerprint({})
-    # The peers never read the learning rate, the EMA or the noise schedule...
+    # The peers never read the learning rate, the EMA, the noise schedule or the
+    # alternator's T (they sample in the issue's 15 steps)...
     for alternator_only in ({"ema": 0.9}, {"lr": 1e-3}, {"alpha": 0.5}, {"noise_max": 0.5},
-                            {"schedule_rho": 3.0}):
+                            {"schedule_rho": 3.0}, {"steps": 10}, {"steps": 15}):
         assert quality.peer_fingerprint(alternator_only) == base, alternator_only
         assert quality.fingerprint(alternator_only) != quality.fingerprint({}), alternator_only
-    # ...but they train for as many steps, on as many parameters, sampling in as many steps.
-    for shared in ({"epochs": 3}, {"batch_size": 250}, {"steps": 10}, {"hidden": 32},
+    # ...but they train for as many optimiser steps, on as many parameters.
+    for shared in ({"epochs": 3}, {"batch_size": 250}, {"hidden": 32},
                    {"opn_fourier_features": 16}):
         assert quality.peer_fingerprint(shared) != base, shared
 
@@ -139,3 +141,20 @@ def test_a_timed_default_run_trains_and_reports_its_seconds_and_the_host():
         quality.torch.set_num_threads(threads)
     assert timed["set"] == "pinwheel" and timed["threads"] == 1
     assert timed["train_s"] > 0 and timed["matmul_gflops"] > 0
+
+
+def test_the_peers_sample_in_the_issues_15_steps_whatever_the_alternators_T(monkeypatch):
+    steps_seen = []
+
+    def sample_peer(kind, net, n, dim, steps, seed):
+        steps_seen.append(steps)
+        return quality.torch.zeros(n, dim)
+
+    fake_peers = types.SimpleNamespace(hidden_for_params=lambda dim, target, layers: 8,
+                                       train_peer=lambda *args: "net", sample_peer=sample_peer)
+    monkeypatch.setitem(sys.modules, "peers", fake_peers)
+    like = quality.alternator_trainer("pinwheel", 0, {"steps": 5, "epochs": 1})
+    assert like.model.steps == 5
+    *_, draw = quality.run_peer("ddpm", "pinwheel", 0, like, opt_steps=1)
+    draw(1)
+    assert steps_seen == [quality.PEER_SAMPLING_STEPS] * 2 and quality.PEER_SAMPLING_STEPS == 15

@@ -822,3 +822,25 @@ def test_distribution_only_settings_are_refused_for_sequences(runner, tmp_path, 
     assert_one_line_error(result)
     assert named in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_resumes(
+    seq_run, tmp_path
+):
+    # A sequence file holds the distribution-only settings at the defaults of its day
+    # (T was 15 until 2026-11-26). Its model never reads them: it must still load and resume.
+    payload = torch.load(seq_run.ckpt, weights_only=True)
+    payload["settings"].update(steps=15, schedule_rho=3.0, opn_fourier_features=32)
+    run = tmp_path / "old-run"
+    run.mkdir()
+    with open(run / "model.pt", "wb") as f:
+        checkpoint.save(payload, f)
+    loaded = checkpoint.from_payload(payload, "old.pt")
+    fresh = checkpoint.load(str(seq_run.ckpt))
+    for name, value in fresh.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], value), name
+    epochs = payload["epoch"] + 1
+    result = invoke(CliRunner(), ["train", seq_run.csv, "--out", run, "--resume", "--kind",
+                                  "sequence", "--epochs", str(epochs), "--json"])
+    assert_ok(result)
+    assert torch.load(run / "model.pt", weights_only=True)["epoch"] == epochs
