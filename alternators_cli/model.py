@@ -158,22 +158,25 @@ class Alternator(nn.Module):
         device = x.device
         opn_bias, stn_bias = self.step_biases()  # (T, H)
 
-        # STN on noised data, all steps in one call.
+        # STN on noised data at steps 1..T-1, in one call: the OPN reads z_{t-1} up to
+        # t = T, so z_T is never used (eps keeps step T's draw: same random stream).
         eps = torch.randn(T, B, self.data_dim, generator=generator, device=device)
         x_noised = self.x_keep[:, None, None] * x + self.sigma_x[:, None, None] * eps  # (T, B, Dx)
-        z_hat = self.stn(self.stn_input(x_noised), stn_bias[:, None, :])  # (T, B, Dz)
+        z_hat = self.stn(self.stn_input(x_noised[:-1]), stn_bias[:-1, None, :])  # (T-1, B, Dz)
 
         # Latent path (2): zbar_t is z_t without its fresh noise; s_t the noise scale.
         m = cfg.draws if cfg.objective is Objective.energy else 1
         noise = torch.randn(T, m, B, dz, generator=generator, device=device)  # (T, m, B, Dz)
-        z_bars = []
         zbar = torch.zeros(B, dz, device=device)  # zbar_0 = 0 and s_0 = 1: z_0 ~ N(0, I)
+        z_bars = [zbar]
         scale = torch.ones((), device=device)
-        for t in range(T):
-            z_bars.append(zbar)
-            z_prev = zbar + scale * noise[t, 0]  # the path follows the first draw, (B, Dz)
-            zbar = self.z_in[t] * z_hat[t] + self.z_keep[t] * z_prev
+        # unbind, not z_hat[t]: the backward of T selects writes T zero-filled (T, B, Dz)
+        # gradients and adds them up; unbind's backward is one stack.
+        for t, (z_hat_t, noise_t) in enumerate(zip(z_hat.unbind(0), noise[:-1, 0].unbind(0))):
+            z_prev = zbar + scale * noise_t  # the path follows the first draw, (B, Dz)
+            zbar = self.z_in[t] * z_hat_t + self.z_keep[t] * z_prev
             scale = self.sigma_z[t]
+            z_bars.append(zbar)
         zbar_prev = torch.stack(z_bars)  # (T, B, Dz): zbar_{t-1} for t = 1..T
         scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
         k = cfg.scored_steps

@@ -201,6 +201,54 @@ def test_loss_decreases_over_a_few_adam_steps(objective):
     assert after < 0.9 * before, (before, after)
 
 
+def _loss_by_hand(model: Alternator, x: torch.Tensor, generator: torch.Generator):
+    """The teacher-forced energy loss of docs/model.md, one step at a time: at step t the
+    OPN decodes m draws z_{t-1} = zbar_{t-1} + s_{t-1} eps_j and is scored by the energy
+    score against x; then the STN reads the noised x~_t and (2) moves zbar on."""
+    T, B, m, dz = model.steps, x.shape[0], model.config.draws, model.config.latent_dim
+    eps = torch.randn(T, B, x.shape[1], generator=generator)  # the loss's own draw order
+    noise = torch.randn(T, m, B, dz, generator=generator)
+    zbar, s, scores = torch.zeros(B, dz), 1.0, []
+
+    def norm(v):  # |v|, smoothed at 0 as the model's is (a finite gradient at f_j = f_j)
+        return torch.sqrt((v * v).sum(-1) + 1e-8)
+
+    for t in range(T):
+        f = [f_theta(model, zbar + s * noise[t, j], t) for j in range(m)]
+        fit = sum(norm(fj - x) for fj in f) / m
+        # j = k adds only the smoothing constant 1e-4, as in the model's sum over all pairs
+        spread = sum(norm(f[j] - f[k]) for j in range(m) for k in range(m)) / (2 * m * (m - 1))
+        scores.append((fit - spread).mean())
+        x_noised = torch.sqrt(1 - model.sigma_x[t] ** 2) * x + model.sigma_x[t] * eps[t]
+        z_prev = zbar + s * noise[t, 0]
+        zbar = (torch.sqrt(model.alpha[t]) * g_phi(model, x_noised, t)
+                + torch.sqrt(1 - model.alpha[t] - model.sigma_z[t] ** 2) * z_prev)
+        s = model.sigma_z[t]
+    return torch.stack(scores).mean()
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_loss_and_its_gradients_match_the_equations_step_by_step(steps):
+    model = tiny_model(steps=steps, draws=3, fourier_features=4, opn_fourier_features=4)
+    x = _normalised_batch(16)
+    params = list(model.parameters())
+
+    def gradients(loss):  # a parameter the loss does not reach has gradient 0
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+    loss = model.loss(x, torch.Generator().manual_seed(7))
+    expected = _loss_by_hand(model, x, torch.Generator().manual_seed(7))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    grads, expected_grads = gradients(loss), gradients(expected)
+    for (name, _), got, want in zip(model.named_parameters(), grads, expected_grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
+    # With one step the STN's output is never read; with more it is trained.
+    stn_grads = [g for (name, _), g in zip(model.named_parameters(), grads)
+                 if name.startswith("stn.")]
+    assert (steps == 1) == all(float(g.abs().sum()) == 0 for g in stn_grads)
+
+
 def test_loss_is_deterministic_given_the_generator():
     model = tiny_model()
     x = _normalised_batch(32)
