@@ -235,16 +235,16 @@ def test_loss_and_its_gradients_match_the_equations_step_by_step(steps):
 
     def gradients(loss):  # a parameter the loss does not reach has gradient 0
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
 
     loss = model.loss(x, torch.Generator().manual_seed(7))
     expected = _loss_by_hand(model, x, torch.Generator().manual_seed(7))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     grads, expected_grads = gradients(loss), gradients(expected)
-    for (name, _), got, want in zip(model.named_parameters(), grads, expected_grads):
+    for (name, _), got, want in zip(model.named_parameters(), grads, expected_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
     # With one step the STN's output is never read; with more it is trained.
-    stn_grads = [g for (name, _), g in zip(model.named_parameters(), grads)
+    stn_grads = [g for (name, _), g in zip(model.named_parameters(), grads, strict=True)
                  if name.startswith("stn.")]
     assert (steps == 1) == all(float(g.abs().sum()) == 0 for g in stn_grads)
 
