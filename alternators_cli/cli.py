@@ -297,6 +297,18 @@ def data(
 # ---- train ----------------------------------------------------------------------------
 
 
+def data_name(spec: str) -> str:
+    """What a run on `spec` is called (and its default run directory): a built-in's own
+    name, a file's stem, or stdin. A name that is neither a built-in nor a file is refused."""
+    from alternators_cli.data import BUILTINS, looks_like_file, unknown_dataset_message
+
+    if spec in BUILTINS:
+        return spec
+    if not looks_like_file(spec) and not Path(spec).exists():
+        raise BadInput(unknown_dataset_message(spec))
+    return "stdin" if spec == "-" else Path(spec).stem
+
+
 def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     """(TrainingData, held-out array or None) for a built-in name, a file, or `-`."""
     import numpy as np
@@ -306,10 +318,8 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         RowSubset,
         check_distribution_table,
         default_columns,
-        looks_like_file,
         open_npy_rows,
         read_table,
-        unknown_dataset_message,
     )
     from alternators_cli.engine import TrainingData, split_indices, split_table
 
@@ -318,9 +328,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     if spec in BUILTINS:
         info = BUILTINS[spec]
         return TrainingData(spec, info.dim, [f"x{i}" for i in range(info.dim)], True), None
-    if not looks_like_file(spec) and not Path(spec).exists():
-        raise BadInput(unknown_dataset_message(spec))
-    name = "stdin" if spec == "-" else Path(spec).stem
+    name = data_name(spec)
     path = Path(spec)
     if spec != "-" and path.suffix.lower() == ".npy" and path.is_file():
         # Memory-mapped: only the held-out rows are read into memory up front.
@@ -345,9 +353,7 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
     from alternators_cli.data import (
         BUILTINS,
         default_columns,
-        looks_like_file,
         read_sequences,
-        unknown_dataset_message,
     )
     from alternators_cli.engine import (
         LORENZ_TRAIN_LENGTH,
@@ -363,11 +369,9 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
         series = builtin_sequences(spec, settings.seed)
         dim = series.shape[2]
         return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
-    if not looks_like_file(spec) and not Path(spec).exists():
-        raise BadInput(unknown_dataset_message(spec))
+    name = data_name(spec)
     values, columns = read_sequences(spec, sys.stdin.buffer if spec == "-" else None)
     train_part, heldout = split_series(values, settings.heldout, settings.window)
-    name = "stdin" if spec == "-" else Path(spec).stem
     data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
                         kind="sequence")
     return data, heldout if heldout.shape[1] else None
@@ -635,12 +639,12 @@ def train(
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
     settings = load_train_settings(flags, config)
-    training_data, heldout = resolve_training_data(data_spec, settings)
-    run_dir = out if out is not None else Path("runs") / training_data.name
+    name = data_name(data_spec)
+    run_dir = out if out is not None else Path("runs") / name
     state = None
-    if resume:
-        settings, state = resume_settings(run_dir, flags, training_data.name)
-        training_data, heldout = resolve_training_data(data_spec, settings)
+    if resume:  # the data is read once, as the checkpoint's settings (its kind) say
+        settings, state = resume_settings(run_dir, flags, name)
+    training_data, heldout = resolve_training_data(data_spec, settings)
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInput(f"--out {run_dir} is a file, not a directory")
     if not resume and run_dir_is_busy(run_dir) and not overwrite:

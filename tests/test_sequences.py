@@ -840,7 +840,20 @@ def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_res
     for name, value in fresh.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value), name
     epochs = payload["epoch"] + 1
-    result = invoke(CliRunner(), ["train", seq_run.csv, "--out", run, "--resume", "--kind",
-                                  "sequence", "--epochs", str(epochs), "--json"])
+    # No --kind: the CSV has gaps, which only a sequence reads; the checkpoint says which.
+    result = invoke(CliRunner(), ["train", seq_run.csv, "--out", run, "--resume",
+                                  "--epochs", str(epochs), "--json"])
     assert_ok(result)
     assert torch.load(run / "model.pt", weights_only=True)["epoch"] == epochs
+
+
+def test_resuming_from_stdin_reads_the_rows_once_as_the_checkpoint_says(seq_run, tmp_path):
+    # No --kind on the resume: the gappy rows are read once, as a sequence.
+    stdin_run = tmp_path / "stdin-run"
+    first = invoke(CliRunner(), ["train", "-", "--out", stdin_run, *SEQ_TRAIN_FLAGS],
+                   input=seq_run.csv.read_text())
+    assert_ok(first)
+    again = invoke(CliRunner(), ["train", "-", "--out", stdin_run, "--resume", "--epochs", "2"],
+                   input=seq_run.csv.read_text())
+    assert_ok(again)
+    assert torch.load(stdin_run / "model.pt", weights_only=True)["epoch"] == 2
