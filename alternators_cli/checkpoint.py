@@ -80,6 +80,14 @@ class Checkpoint:
         h = self.payload.get("heldout")
         return None if h is None else h.numpy()
 
+    def settings_it_ran_with(self) -> dict:
+        """The file's settings, with the value it ran with for a setting added since it was
+        written; a sequence model's leave out the distribution-only ones it never reads."""
+        settings = {**self.model.config.model_dump(mode="json"), **stored_settings(self.payload)}
+        if settings["kind"] == "sequence":
+            return {k: v for k, v in settings.items() if k not in DISTRIBUTION_ONLY}
+        return settings
+
     def describe(self) -> dict:
         history = self.payload["history"]
         return {
@@ -93,8 +101,7 @@ class Checkpoint:
                 if k in self.data
             },
             "heldout_rows": 0 if self.heldout is None else int(np.prod(self.heldout.shape[:-1])),
-            # A file written before a setting existed shows the value it ran with.
-            "settings": {**self.model.config.model_dump(mode="json"), **self.settings},
+            "settings": self.settings_it_ran_with(),
             "parameters": parameter_counts(self.model),
             "epochs_trained": int(self.payload["epoch"]),
             "final_loss": history[-1] if history else None,

@@ -688,7 +688,7 @@ def train(
         engine.finish_distributed(wait_for_all=finished)
 
 
-def resume_settings(run_dir: Path, flags: dict, data_name: str):
+def resume_settings(run_dir: Path, flags: dict, name: str):
     """The checkpoint's settings (only --epochs may change) and its training state."""
     from alternators_cli import checkpoint
     from alternators_cli.settings import TrainSettings
@@ -699,9 +699,9 @@ def resume_settings(run_dir: Path, flags: dict, data_name: str):
     ckpt = checkpoint.load(str(path))
     if not checkpoint.can_resume(ckpt.payload):
         raise BadInput(f"--resume: {path} holds no training state (a sampling-only checkpoint)")
-    if ckpt.data["name"] != data_name:
+    if ckpt.data["name"] != name:
         raise BadInput(
-            f"--resume: {path} was trained on {ckpt.data['name']!r}, not {data_name!r}"
+            f"--resume: {path} was trained on {ckpt.data['name']!r}, not {name!r}"
         )
     saved = checkpoint.stored_settings(ckpt.payload)
     for key, value in flags.items():

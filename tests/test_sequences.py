@@ -839,6 +839,9 @@ def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_res
     fresh = checkpoint.load(str(seq_run.ckpt))
     for name, value in fresh.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value), name
+    # `info` lists what the model reads: not the settings it ignores.
+    shown = loaded.describe()["settings"]
+    assert "steps" not in shown and "schedule_rho" not in shown and shown["window"] == WINDOW
     epochs = payload["epoch"] + 1
     # No --kind: the CSV has gaps, which only a sequence reads; the checkpoint says which.
     result = invoke(CliRunner(), ["train", seq_run.csv, "--out", run, "--resume",
