@@ -36,8 +36,8 @@ def stored_settings(payload: dict) -> dict:
     """The settings a file's model ran with: the file's own, with the values of
     SETTINGS_BEFORE_THEY_EXISTED for settings added since it was written. A sequence file
     also holds the distribution-only settings at the defaults of its day; its model never
-    reads them, so they are left out, or a later change of one of those defaults (T = 15
-    -> 12) would make the file fail its own validation."""
+    reads them, so they are left out, or a later change of one of those defaults (T went
+    15 -> 12 -> 15 on 2026-11-26) would make the file fail its own validation."""
     settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
     if settings["kind"] == "sequence":
         settings = {k: v for k, v in settings.items() if k not in DISTRIBUTION_ONLY}

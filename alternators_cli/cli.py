@@ -491,7 +491,7 @@ def train(
         int | None, typer.Option(help="Training epochs.", show_default="400; sequences 30")
     ] = None,
     steps: Annotated[
-        int | None, typer.Option(help="Steps T of the cycle.", show_default="12")
+        int | None, typer.Option(help="Steps T of the cycle.", show_default="15")
     ] = None,
     latent_dim: Annotated[
         int | None, typer.Option(help="Latent size Dz.", show_default="20; sequences 16")

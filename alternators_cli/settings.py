@@ -72,7 +72,7 @@ class ModelConfig(BaseModel):
     window: int = Field(
         64, ge=2, le=100_000, description="Sequences: time steps per training window."
     )
-    steps: int = Field(12, ge=1, le=1000, description="Steps T of the generative cycle.")
+    steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
     latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
     hidden: int = Field(64, ge=4, le=8192, description="Width of the hidden layers.")
     layers: int = Field(2, ge=1, le=16, description="Hidden layers in each network.")

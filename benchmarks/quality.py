@@ -4,8 +4,8 @@ For each built-in 2-D set and seed: train the alternator at the default settings
 n = 5000 points, and score them against fresh reference draws as ratios to the floor
 (SPEC section 5), averaged over --eval-draws independent evaluations (default 10: one
 ratio at n = 5000 is a noisy number). The peers (benchmarks/peers.py) sample in the issue's
-15 steps (the alternator's default T is 12), with a comparable network, the same
-normalisation, batch size and number of optimiser steps.
+15 steps whatever the alternator's T, with a comparable network, the same normalisation,
+batch size and number of optimiser steps.
 Writes a Markdown table to docs/benchmarks.md (its quality section), JSON beside it, the
 gallery docs/gallery.png, and one GIF of the cycle per data set (docs/cycle-NAME.gif).
 The training-time target is judged by one more default training run (pinwheel, seed 0) at
@@ -185,8 +185,8 @@ def fingerprint(overrides: dict) -> str:
 # the alternator reads (lr, ema, the noise schedule, the objective, its own T) are not in
 # its key, so changing one of them does not retrain the peers.
 PEER_SETTINGS = ("layers", "epochs", "epoch_size", "batch_size")
-# The peers sample in the 15 steps whatever the alternator's T (12 by default: it
-# gets fewer steps than they do). Keyed as "steps", the name the key has always used.
+# The peers sample in the 15 steps whatever the alternator's T (the default's 15,
+# or a user's --steps). Keyed as "steps", the name the key has always used.
 PEER_SAMPLING_STEPS = 15
 
 

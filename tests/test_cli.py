@@ -420,6 +420,17 @@ def test_animate_writes_a_gif_with_a_frame_per_step(runner, tiny_run, tmp_path):
     assert not np.array_equal(images[0], images[tiny_run.steps - 1]), "frames show the cycle"
 
 
+def test_a_default_model_animates_to_at_least_15_frames(runner, tmp_path):
+    # The CLI contract: `animate` on a model trained at the defaults writes a GIF of at
+    # least 15 frames, one per step of the cycle (T = 12 broke it once).
+    run = tmp_path / "default-run"
+    assert_ok(invoke(runner, ["train", "pinwheel", "--out", run, "--epochs", 1,
+                              "--epoch-size", 200, "--batch-size", 100, "--device", "cpu"]))
+    gif = tmp_path / "default.gif"
+    assert_ok(invoke(runner, ["animate", "-c", run / "model.pt", "-o", gif, "-n", 100]))
+    assert iio.improps(gif, index=None).shape[0] >= 15
+
+
 def test_animate_to_stdout(runner, tiny_run):
     result = invoke(runner, ["animate", "-c", tiny_run.ckpt, "-o", "-", "-n", 50])
     assert_ok(result)

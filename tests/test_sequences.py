@@ -827,10 +827,11 @@ def test_distribution_only_settings_are_refused_for_sequences(runner, tmp_path, 
 def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_resumes(
     seq_run, tmp_path
 ):
-    # A sequence file holds the distribution-only settings at the defaults of its day
-    # (T was 15 until 2026-11-26). Its model never reads them: it must still load and resume.
+    # A sequence file holds the distribution-only settings at the defaults of its day (T
+    # was 12 for an hour on 2026-11-26). Its model never reads them: it must still load and
+    # resume.
     payload = torch.load(seq_run.ckpt, weights_only=True)
-    payload["settings"].update(steps=15, schedule_rho=3.0, opn_fourier_features=32)
+    payload["settings"].update(steps=12, schedule_rho=3.0, opn_fourier_features=32)
     run = tmp_path / "old-run"
     run.mkdir()
     with open(run / "model.pt", "wb") as f:

@@ -26,7 +26,7 @@ def bad(flags: dict, config=None) -> str:
 
 def test_defaults_are_valid_and_documented():
     s = load_train_settings({})
-    assert s.steps == 12 and s.latent_dim == 20
+    assert s.steps == 15 and s.latent_dim == 20
     assert s.alpha + (s.sigma_z_scale * s.noise_max) ** 2 <= 1
     assert s.noise_min <= s.noise_max
 
