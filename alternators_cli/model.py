@@ -172,7 +172,7 @@ class Alternator(nn.Module):
         scale = torch.ones((), device=device)
         # unbind, not z_hat[t]: the backward of T selects writes T zero-filled (T, B, Dz)
         # gradients and adds them up; unbind's backward is one stack.
-        steps = zip(z_hat.unbind(0), noise[:-1, 0].unbind(0), strict=True)  # t = 1..T-1
+        steps = zip(z_hat.unbind(0), noise[:-1, 0].unbind(0), strict=True)  # z_t, t = 1..T-1
         for t, (z_hat_t, noise_t) in enumerate(steps):
             z_prev = zbar + scale * noise_t  # the path follows the first draw, (B, Dz)
             zbar = self.z_in[t] * z_hat_t + self.z_keep[t] * z_prev
