@@ -19,7 +19,12 @@ from alternators_cli import __version__
 from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
 from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
-from alternators_cli.settings import DISTRIBUTION_ONLY, ModelConfig, format_validation_error
+from alternators_cli.settings import (
+    DISTRIBUTION_ONLY,
+    SEQUENCE_ONLY,
+    ModelConfig,
+    format_validation_error,
+)
 
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
@@ -35,13 +40,13 @@ SETTINGS_BEFORE_THEY_EXISTED = {
 def stored_settings(payload: dict) -> dict:
     """The settings a file's model ran with: the file's own, with the values of
     SETTINGS_BEFORE_THEY_EXISTED for settings added since it was written. A sequence file
-    also holds the distribution-only settings at the defaults of its day; its model never
-    reads them, so they are left out, or a later change of one of those defaults (T went
-    15 -> 12 -> 15 on 2026-11-26) would make the file fail its own validation."""
+    also holds the distribution-only settings at the defaults of its day (a distribution
+    file, the sequence-only ones); its model never reads them, so they are left out, or a
+    later change of one of those defaults (T went 15 -> 12 -> 15 on 2026-11-26) would make
+    the file fail its own validation."""
     settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
-    if settings["kind"] == "sequence":
-        settings = {k: v for k, v in settings.items() if k not in DISTRIBUTION_ONLY}
-    return settings
+    unused = DISTRIBUTION_ONLY if settings["kind"] == "sequence" else SEQUENCE_ONLY
+    return {k: v for k, v in settings.items() if k not in unused}
 
 
 REQUIRED_KEYS = (
@@ -84,9 +89,8 @@ class Checkpoint:
         """The file's settings, with the value it ran with for a setting added since it was
         written; a sequence model's leave out the distribution-only ones it never reads."""
         settings = {**self.model.config.model_dump(mode="json"), **stored_settings(self.payload)}
-        if settings["kind"] == "sequence":
-            return {k: v for k, v in settings.items() if k not in DISTRIBUTION_ONLY}
-        return settings
+        unused = DISTRIBUTION_ONLY if settings["kind"] == "sequence" else SEQUENCE_ONLY
+        return {k: v for k, v in settings.items() if k not in unused}
 
     def describe(self) -> dict:
         history = self.payload["history"]

@@ -56,6 +56,9 @@ DISTRIBUTION_ONLY = (
     "opn_fourier_features", "opn_fourier_scale",
 )
 
+# Settings a distribution model does not use: giving one without --kind sequence is an error.
+SEQUENCE_ONLY = ("window",)
+
 
 class Precision(StrEnum):
     fp32 = "fp32"
@@ -140,6 +143,15 @@ class ModelConfig(BaseModel):
                 raise ValueError(
                     f"{flags} {verb} to distributions only (a sequence model's steps are its "
                     "time steps: see --window)"
+                )
+        else:
+            fields = type(self).model_fields
+            unused = [name for name in SEQUENCE_ONLY if getattr(self, name) != fields[name].default]
+            if unused:
+                flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+                raise ValueError(
+                    f"{flags} applies to sequences only (give --kind sequence for time series; "
+                    "a distribution's rows are independent points)"
                 )
         if self.noise_min > self.noise_max:
             raise ValueError(

@@ -824,6 +824,26 @@ def test_distribution_only_settings_are_refused_for_sequences(runner, tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+def test_sequence_only_settings_are_refused_for_distributions(runner, tmp_path, monkeypatch):
+    for args in (["--window", "32"], []):
+        if not args:  # from the environment too, like every setting
+            monkeypatch.setenv("ALTERNATORS_WINDOW", "32")
+        result = invoke(runner, ["train", "pinwheel", "--out", tmp_path / "r", *args])
+        assert_one_line_error(result)
+        assert "--window applies to sequences only" in result.stderr
+        assert not (tmp_path / "r").exists()
+
+
+def test_a_distribution_file_that_stored_another_window_loads_without_it(tiny_run):
+    # Before --window was refused for distributions, a distribution file could store any
+    # window. Its model never read it: the file loads, and `info` does not list it.
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    payload["settings"]["window"] = 32
+    loaded = checkpoint.from_payload(payload, "old.pt")
+    assert "window" not in loaded.describe()["settings"]
+    assert loaded.describe()["settings"]["steps"] == payload["settings"]["steps"]
+
+
 def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_resumes(
     seq_run, tmp_path
 ):
