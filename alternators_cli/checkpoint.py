@@ -19,12 +19,7 @@ from alternators_cli import __version__
 from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
 from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
-from alternators_cli.settings import (
-    DISTRIBUTION_ONLY,
-    SEQUENCE_ONLY,
-    ModelConfig,
-    format_validation_error,
-)
+from alternators_cli.settings import ModelConfig, format_validation_error, unused_settings
 
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 1
@@ -45,7 +40,7 @@ def stored_settings(payload: dict) -> dict:
     later change of one of those defaults (T went 15 -> 12 -> 15 on 2026-11-26) would make
     the file fail its own validation."""
     settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
-    unused = DISTRIBUTION_ONLY if settings["kind"] == "sequence" else SEQUENCE_ONLY
+    unused = unused_settings(settings["kind"])
     return {k: v for k, v in settings.items() if k not in unused}
 
 
@@ -89,7 +84,7 @@ class Checkpoint:
         """The file's settings, with the value it ran with for a setting added since it was
         written; a sequence model's leave out the distribution-only ones it never reads."""
         settings = {**self.model.config.model_dump(mode="json"), **stored_settings(self.payload)}
-        unused = DISTRIBUTION_ONLY if settings["kind"] == "sequence" else SEQUENCE_ONLY
+        unused = unused_settings(settings["kind"])  # the config's dump holds them too
         return {k: v for k, v in settings.items() if k not in unused}
 
     def describe(self) -> dict:

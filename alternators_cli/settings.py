@@ -60,6 +60,11 @@ DISTRIBUTION_ONLY = (
 SEQUENCE_ONLY = ("window",)
 
 
+def unused_settings(kind: str) -> tuple[str, ...]:
+    """The settings a model of this kind never reads."""
+    return DISTRIBUTION_ONLY if kind == Kind.sequence else SEQUENCE_ONLY
+
+
 class Precision(StrEnum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -128,31 +133,28 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_schedules(self) -> ModelConfig:
-        if self.kind is Kind.sequence:
-            if self.noise_max != self.noise_min:
-                raise ValueError(
-                    f"a sequence model has one constant sigma_x: set --noise-min only "
-                    f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
-                )
-            fields = type(self).model_fields
-            unused = [name for name in DISTRIBUTION_ONLY
-                      if getattr(self, name) != SEQUENCE_DEFAULTS.get(name, fields[name].default)]
-            if unused:
-                flags = ", ".join("--" + name.replace("_", "-") for name in unused)
-                verb = "applies" if len(unused) == 1 else "apply"
+        if self.kind is Kind.sequence and self.noise_max != self.noise_min:
+            raise ValueError(
+                f"a sequence model has one constant sigma_x: set --noise-min only "
+                f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
+            )
+        # A setting this kind never reads may only hold its default (for this kind).
+        fields = type(self).model_fields
+        defaults = SEQUENCE_DEFAULTS if self.kind is Kind.sequence else {}
+        unused = [name for name in unused_settings(self.kind)
+                  if getattr(self, name) != defaults.get(name, fields[name].default)]
+        if unused:
+            flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+            verb = "applies" if len(unused) == 1 else "apply"
+            if self.kind is Kind.sequence:
                 raise ValueError(
                     f"{flags} {verb} to distributions only (a sequence model's steps are its "
                     "time steps: see --window)"
                 )
-        else:
-            fields = type(self).model_fields
-            unused = [name for name in SEQUENCE_ONLY if getattr(self, name) != fields[name].default]
-            if unused:
-                flags = ", ".join("--" + name.replace("_", "-") for name in unused)
-                raise ValueError(
-                    f"{flags} applies to sequences only (give --kind sequence for time series; "
-                    "a distribution's rows are independent points)"
-                )
+            raise ValueError(
+                f"{flags} {verb} to sequences only (give --kind sequence for time series; "
+                "a distribution's rows are independent points)"
+            )
         if self.noise_min > self.noise_max:
             raise ValueError(
                 f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})"
