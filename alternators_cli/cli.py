@@ -96,6 +96,11 @@ class ObjectiveChoice(StrEnum):
     mse = "mse"
 
 
+class ActivationChoice(StrEnum):
+    silu = "silu"
+    relu = "relu"
+
+
 # ---- errors and exit codes -----------------------------------------------------------
 
 
@@ -565,6 +570,11 @@ def train(
         float | None,
         typer.Option(help="Frequency scale of the OPN's features.", show_default="1.0"),
     ] = None,
+    activation: Annotated[
+        ActivationChoice | None,
+        typer.Option(help="Nonlinearity of the hidden layers (distributions).",
+                     show_default="silu"),
+    ] = None,
     precision: Annotated[
         PrecisionChoice | None,
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
@@ -631,6 +641,7 @@ def train(
         "scored_steps": scored_steps,
         "fourier_features": fourier_features, "fourier_scale": fourier_scale,
         "opn_fourier_features": opn_fourier_features, "opn_fourier_scale": opn_fourier_scale,
+        "activation": activation.value if activation else None,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "kind": kind.value if kind else None, "window": window,

@@ -18,9 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alternators_cli.settings import ModelConfig, Objective
+from alternators_cli.settings import Activation, ModelConfig, Objective
 
 STEP_FREQUENCIES = 8  # Fourier features of the step position: 2 * 8 numbers per step
+ACTIVATIONS: dict[Activation, type[nn.Module]] = {
+    Activation.silu: nn.SiLU, Activation.relu: nn.ReLU,
+}
 
 
 class StepMLP(nn.Module):
@@ -30,14 +33,18 @@ class StepMLP(nn.Module):
     once per call for all T steps instead of concatenating features to every row.
     """
 
-    def __init__(self, d_in: int, d_out: int, hidden: int, layers: int, d_step: int):
+    def __init__(
+        self, d_in: int, d_out: int, hidden: int, layers: int, d_step: int,
+        activation: Activation = Activation.silu,
+    ):
         super().__init__()
         self.inp = nn.Linear(d_in, hidden, bias=False)
         self.step = nn.Linear(d_step, hidden)
+        act = ACTIVATIONS[activation]
         blocks: list[nn.Module] = []
         for _ in range(layers - 1):
-            blocks += [nn.SiLU(), nn.Linear(hidden, hidden)]
-        blocks += [nn.SiLU(), nn.Linear(hidden, d_out)]
+            blocks += [act(), nn.Linear(hidden, hidden)]
+        blocks += [act(), nn.Linear(hidden, d_out)]
         self.body = nn.Sequential(*blocks)
 
     def forward(self, v: Tensor, step_bias: Tensor) -> Tensor:
@@ -55,9 +62,10 @@ class Alternator(nn.Module):
         T, dz = config.steps, config.latent_dim
         d_step = 2 * STEP_FREQUENCIES
         k_z = config.opn_fourier_features
-        self.opn = StepMLP(dz + 2 * k_z, data_dim, config.hidden, config.layers, d_step)  # f
+        act = config.activation
+        self.opn = StepMLP(dz + 2 * k_z, data_dim, config.hidden, config.layers, d_step, act)  # f
         k = config.fourier_features
-        self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step)  # g_phi
+        self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step, act)  # g
         # Fixed random frequencies (buffers, saved with the weights): sharp structure in x
         # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B, and
         # folding a Gaussian latent onto it is easier for the OPN as sin/cos of z C.

@@ -33,6 +33,13 @@ class Objective(StrEnum):
     mse = "mse"  # squared error: the OPN predicts the posterior mean (the authors' loss)
 
 
+class Activation(StrEnum):
+    """The hidden layers' nonlinearity (distributions; see docs/model.md)."""
+
+    silu = "silu"  # x * sigmoid(x): smooth
+    relu = "relu"  # max(x, 0): cheaper to evaluate and to differentiate
+
+
 class Kind(StrEnum):
     """What the data is (SPEC section 2)."""
 
@@ -53,7 +60,7 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
 # Settings a sequence model does not use: giving one with --kind sequence is an error.
 DISTRIBUTION_ONLY = (
     "steps", "schedule_rho", "objective", "scored_steps", "fourier_features", "fourier_scale",
-    "opn_fourier_features", "opn_fourier_scale",
+    "opn_fourier_features", "opn_fourier_scale", "activation",
 )
 
 # Settings a distribution model does not use: giving one without --kind sequence is an error.
@@ -113,6 +120,9 @@ class ModelConfig(BaseModel):
     )
     opn_fourier_scale: float = Field(
         1.0, gt=0, le=1000, description="Frequency scale of the OPN's Fourier features."
+    )
+    activation: Activation = Field(
+        Activation.silu, description="Nonlinearity of the hidden layers (distributions)."
     )
     scored_steps: int = Field(
         0, ge=0, le=1000,

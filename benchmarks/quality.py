@@ -164,7 +164,7 @@ def positive(text: str) -> int:
 # without the setting load with), a setting is left out of the key, so adding it does not
 # orphan them.
 SETTINGS_ADDED_SINCE_KEPT_RUNS = {
-    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name] for name in ("schedule_rho",)
+    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name] for name in ("schedule_rho", "activation")
 }
 
 
