@@ -61,6 +61,10 @@ def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
     settings = quality.TrainSettings(device="cpu").model_dump()
     assert "schedule_rho" in settings  # the setting exists, the key just leaves it out at 1
     assert quality.fingerprint({"schedule_rho": 3.0}) != quality.fingerprint({})
+    # Likewise the activation: runs before it existed ran silu.
+    assert "activation" in settings
+    assert quality.fingerprint({"activation": "silu"}) == quality.fingerprint({})
+    assert quality.fingerprint({"activation": "relu"}) != quality.fingerprint({})
 
 
 def test_the_peers_key_ignores_settings_only_the_alternator_reads():

@@ -68,13 +68,25 @@ def test_a_file_from_before_schedule_rho_rebuilds_the_linear_schedule_it_ran(
     assert ckpt.describe()["settings"]["schedule_rho"] == 1.0
 
 
+def test_a_file_from_before_activation_rebuilds_the_silu_networks_it_ran(
+    tiny_run, monkeypatch
+):
+    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(activation="relu"))
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    del payload["settings"]["activation"]
+    ckpt = checkpoint.from_payload(payload, "old.pt")
+    assert ckpt.model.config.activation == "silu"
+    assert isinstance(ckpt.model.opn.body[0], torch.nn.SiLU)
+    assert ckpt.describe()["settings"]["activation"] == "silu"
+
+
 def _with_default(**defaults):
     """ModelConfig with other defaults, as a later version of the package might have."""
     from pydantic import create_model
 
     from alternators_cli.settings import ModelConfig
 
-    fields = {k: (float, v) for k, v in defaults.items()}
+    fields = {k: (type(ModelConfig.model_fields[k].default), v) for k, v in defaults.items()}
     return create_model("LaterModelConfig", __base__=ModelConfig, **fields)
 
 

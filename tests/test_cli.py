@@ -159,6 +159,24 @@ def test_train_schedule_and_scoring_flags_reach_the_model(runner, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_train_activation_reaches_both_networks_and_the_file(runner, tmp_path):
+    out = tmp_path / "run"
+    flags = ["--epochs", 1, "--hidden", 8, "--steps", 3, "--latent-dim", 2, "--device", "cpu",
+             "--epoch-size", 200, "--activation", "relu"]
+    assert_ok(invoke(runner, ["train", "pinwheel", "--out", out, *flags]))
+    model = checkpoint.load(str(out / "model.pt")).model
+    for net in (model.opn, model.stn):
+        kinds = {type(layer).__name__ for layer in net.body
+                 if not isinstance(layer, torch.nn.Linear)}
+        assert kinds == {"ReLU"}
+    shown = json.loads(invoke(runner, ["info", "-c", out / "model.pt", "--json"]).stdout)
+    assert shown["settings"]["activation"] == "relu"
+    assert_ok(invoke(runner, ["sample", "-c", out / "model.pt", "-n", 20]))
+    result = invoke(runner, ["train", "pinwheel", "--out", tmp_path / "b", "--activation", "tanh"])
+    assert_one_line_error(result, 2)
+    assert not (tmp_path / "b").exists()
+
+
 def test_train_ends_with_an_evaluation_table(tiny_run):
     out = tiny_run.train_result.stdout
     for label in ("energy distance", "MMD", "sliced W2", "floor", "ratio"):
