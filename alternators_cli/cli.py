@@ -742,10 +742,12 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     """Train, saving periodically and at the end; in a process group only rank 0 prints
     and writes files."""
     from alternators_cli import checkpoint
+    from alternators_cli.allocator import reuse_freed_memory
     from alternators_cli.engine import Trainer
     from alternators_cli.files import atomic_write_with
 
     main = rank == 0
+    reuse_freed_memory()  # no page faults for each step's fresh activations (allocator.py)
     trainer = Trainer(settings, training_data, device, rank=rank, world_size=world_size)
     if state is not None:
         trainer.load_state_dict(state)

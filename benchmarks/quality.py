@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
+from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
 from alternators_cli.model import build_model, parameter_counts  # noqa: E402
 from alternators_cli.settings import TrainSettings  # noqa: E402
@@ -73,6 +74,7 @@ def checkerboard_inside(points: np.ndarray) -> float:
 
 
 def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
+    reuse_freed_memory()  # as `alternators train` does
     settings = TrainSettings(seed=seed, device="cpu", **overrides)
     data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
     return engine.Trainer(settings, data, torch.device("cpu"))

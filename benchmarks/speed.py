@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alternators_cli import engine  # noqa: E402
+from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import draw_builtin  # noqa: E402
 from alternators_cli.metrics import energy_distance  # noqa: E402
 from alternators_cli.model import Alternator, flops_per_point, parameter_counts  # noqa: E402
@@ -141,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip n = 1e6 and the 1e7 RSS run")
     args = parser.parse_args()
+    reuse_freed_memory()  # as `alternators train` does
     rows = []
     measured = {t: matmul_peak(t) for t in (1, 2)}
     peak = {t: max(v[0] for v in measured.values()) if t == 2 else measured[1][0]
