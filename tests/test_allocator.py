@@ -24,9 +24,9 @@ def step():
 for _ in range(int(sys.argv[2])):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
+for _ in range(10):
     step()
-print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 """
 
 
@@ -40,7 +40,7 @@ def page_faults_per_step(mode: str, warmup: int = 8) -> tuple[bool, float]:
 def test_training_steps_reuse_freed_memory_instead_of_faulting_in_pages():
     applied, faults = page_faults_per_step("on")
     assert applied
-    # A default-size step allocates ~100 MB of activations and gradients: that many fresh
-    # pages would be ~25,000 faults, and glibc left alone faults ~1,000-3,000 times per
-    # step. Reused (once the heap has grown, a few steps in), there are (almost) none.
-    assert faults < 100, faults
+    # A default-size step allocates ~100 MB of activations and gradients. glibc left alone
+    # faults 1,200-2,300 pages a step here (measured 2026-11-26); with the setting, once the
+    # heap has grown a few steps in, 0-150.
+    assert faults < 500, faults
