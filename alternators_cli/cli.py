@@ -97,8 +97,8 @@ class ObjectiveChoice(StrEnum):
 
 
 class ActivationChoice(StrEnum):
-    silu = "silu"
     relu = "relu"
+    silu = "silu"
 
 
 # ---- errors and exit codes -----------------------------------------------------------
@@ -573,7 +573,7 @@ def train(
     activation: Annotated[
         ActivationChoice | None,
         typer.Option(help="Nonlinearity of the hidden layers (distributions).",
-                     show_default="silu"),
+                     show_default="relu"),
     ] = None,
     precision: Annotated[
         PrecisionChoice | None,

@@ -35,7 +35,7 @@ class StepMLP(nn.Module):
 
     def __init__(
         self, d_in: int, d_out: int, hidden: int, layers: int, d_step: int,
-        activation: Activation = Activation.silu,
+        activation: Activation = Activation.relu,
     ):
         super().__init__()
         self.inp = nn.Linear(d_in, hidden, bias=False)

@@ -36,8 +36,8 @@ class Objective(StrEnum):
 class Activation(StrEnum):
     """The hidden layers' nonlinearity (distributions; see docs/model.md)."""
 
-    silu = "silu"  # x * sigmoid(x): smooth
-    relu = "relu"  # max(x, 0): cheaper to evaluate and to differentiate
+    relu = "relu"  # max(x, 0): cheap to evaluate and to differentiate (the default)
+    silu = "silu"  # x * sigmoid(x): smooth (the default before 2026-11-26)
 
 
 class Kind(StrEnum):
@@ -122,7 +122,7 @@ class ModelConfig(BaseModel):
         1.0, gt=0, le=1000, description="Frequency scale of the OPN's Fourier features."
     )
     activation: Activation = Field(
-        Activation.silu, description="Nonlinearity of the hidden layers (distributions)."
+        Activation.relu, description="Nonlinearity of the hidden layers (distributions)."
     )
     scored_steps: int = Field(
         0, ge=0, le=1000,
