@@ -573,7 +573,7 @@ def train(
     activation: Annotated[
         ActivationChoice | None,
         typer.Option(help="Nonlinearity of the hidden layers (distributions).",
-                     show_default="relu"),
+                     show_default="relu; sequences silu"),
     ] = None,
     precision: Annotated[
         PrecisionChoice | None,
