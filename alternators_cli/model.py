@@ -26,6 +26,15 @@ ACTIVATIONS: dict[Activation, type[nn.Module]] = {
 }
 
 
+def hidden_blocks(hidden: int, d_out: int, layers: int, activation: Activation) -> list[nn.Module]:
+    """What follows an MLP's first linear layer: [act, Linear] x layers, the last to d_out."""
+    act = ACTIVATIONS[activation]
+    blocks: list[nn.Module] = []
+    for _ in range(layers - 1):
+        blocks += [act(), nn.Linear(hidden, hidden)]
+    return [*blocks, act(), nn.Linear(hidden, d_out)]
+
+
 class StepMLP(nn.Module):
     """An MLP whose first layer also reads the step features.
 
@@ -40,12 +49,7 @@ class StepMLP(nn.Module):
         super().__init__()
         self.inp = nn.Linear(d_in, hidden, bias=False)
         self.step = nn.Linear(d_step, hidden)
-        act = ACTIVATIONS[activation]
-        blocks: list[nn.Module] = []
-        for _ in range(layers - 1):
-            blocks += [act(), nn.Linear(hidden, hidden)]
-        blocks += [act(), nn.Linear(hidden, d_out)]
-        self.body = nn.Sequential(*blocks)
+        self.body = nn.Sequential(*hidden_blocks(hidden, d_out, layers, activation))
 
     def forward(self, v: Tensor, step_bias: Tensor) -> Tensor:
         """v: (..., d_in); step_bias: (hidden,) for one step, or broadcastable to (..., hidden)."""
@@ -263,12 +267,8 @@ def flops_per_point(model: Alternator) -> int:
 # ---- sequences (SPEC section 2, docs/model.md "Sequences") -------------------------------
 
 
-def mlp(d_in: int, d_out: int, hidden: int, layers: int) -> nn.Sequential:
-    blocks: list[nn.Module] = [nn.Linear(d_in, hidden)]
-    for _ in range(layers - 1):
-        blocks += [nn.SiLU(), nn.Linear(hidden, hidden)]
-    blocks += [nn.SiLU(), nn.Linear(hidden, d_out)]
-    return nn.Sequential(*blocks)
+def mlp(d_in: int, d_out: int, hidden: int, layers: int, activation: Activation) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, hidden), *hidden_blocks(hidden, d_out, layers, activation))
 
 
 class SequenceAlternator(nn.Module):
@@ -290,8 +290,9 @@ class SequenceAlternator(nn.Module):
         self.config = config
         self.data_dim = data_dim
         dz = config.latent_dim
-        self.opn = mlp(dz, data_dim, config.hidden, config.layers)  # f_theta
-        self.stn = mlp(data_dim + dz, dz, config.hidden, config.layers)  # g_phi
+        act = config.activation  # SiLU: sequences offer no other (SEQUENCE_DEFAULTS)
+        self.opn = mlp(dz, data_dim, config.hidden, config.layers, act)  # f_theta
+        self.stn = mlp(data_dim + dz, dz, config.hidden, config.layers, act)  # g_phi
         sigma_x = config.noise_min
         sigma_z = config.sigma_z_scale * sigma_x
         self.sigma_x, self.sigma_z = sigma_x, sigma_z

@@ -54,7 +54,7 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
     "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
     "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
     "batch_size": 128, "lr": 3e-3, "fourier_features": 0, "opn_fourier_features": 0,
-    "activation": "silu",  # what model.mlp uses: a sequence model has no other choice
+    "activation": "silu",  # and the only one: DISTRIBUTION_ONLY refuses another
 }
 
 

@@ -74,7 +74,6 @@ def checkerboard_inside(points: np.ndarray) -> float:
 
 
 def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
-    reuse_freed_memory()  # as `alternators train` does
     settings = TrainSettings(seed=seed, device="cpu", **overrides)
     data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
     return engine.Trainer(settings, data, torch.device("cpu"))
@@ -279,6 +278,7 @@ def main() -> None:
                         help="time one default training run at --threads, alone, for the "
                              "training-time target (--no-timed-run in parallel lanes)")
     args = parser.parse_args()
+    reuse_freed_memory()  # once for the process, as `alternators train` does
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets.split(",") if s]
