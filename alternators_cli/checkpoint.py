@@ -28,7 +28,7 @@ KINDS = ("distribution", "sequence")
 # Settings added after format version 1, as older files (which lack them) ran.
 SETTINGS_BEFORE_THEY_EXISTED = {
     "kind": "distribution", "fourier_features": 0, "opn_fourier_features": 0,
-    "schedule_rho": 1.0, "activation": "silu",
+    "schedule_rho": 1.0, "activation": "silu", "linear_skip": False,
 }
 
 

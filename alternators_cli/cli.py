@@ -575,6 +575,12 @@ def train(
         typer.Option(help="Nonlinearity of the hidden layers (distributions).",
                      show_default="relu; sequences silu"),
     ] = None,
+    linear_skip: Annotated[
+        bool | None,
+        typer.Option("--linear-skip/--no-linear-skip",
+                     help="Linear paths from each network's raw input to its output "
+                          "(distributions).", show_default="False"),
+    ] = None,
     precision: Annotated[
         PrecisionChoice | None,
         typer.Option(help="fp32, or bf16 / fp16 autocast (fp16 needs CUDA).", show_default="fp32"),
@@ -642,6 +648,7 @@ def train(
         "fourier_features": fourier_features, "fourier_scale": fourier_scale,
         "opn_fourier_features": opn_fourier_features, "opn_fourier_scale": opn_fourier_scale,
         "activation": activation.value if activation else None,
+        "linear_skip": linear_skip,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "kind": kind.value if kind else None, "window": window,

@@ -36,26 +36,38 @@ def hidden_blocks(hidden: int, d_out: int, layers: int, activation: Activation) 
 
 
 class StepMLP(nn.Module):
-    """An MLP whose first layer also reads the step features.
+    """An MLP whose first layer also reads the step features, plus an optional linear skip.
 
     `W [v; e_t] + b = W_v v + (W_e e_t + b)`: the step part is a per-step bias, computed
     once per call for all T steps instead of concatenating features to every row.
+    With `d_skip` > 0 the output adds `S v[:d_skip]`: a linear map of the raw input (the
+    columns before any Fourier features), so that a near-identity passage (the low-noise
+    steps) need not be learned through the ReLUs.
     """
 
     def __init__(
         self, d_in: int, d_out: int, hidden: int, layers: int, d_step: int,
-        activation: Activation = Activation.relu,
+        activation: Activation = Activation.relu, d_skip: int = 0,
     ):
         super().__init__()
         self.inp = nn.Linear(d_in, hidden, bias=False)
         self.step = nn.Linear(d_step, hidden)
         self.body = nn.Sequential(*hidden_blocks(hidden, d_out, layers, activation))
+        self.d_skip = d_skip
+        if d_skip:
+            # Zero at the start, and no random draw: the other layers' initial weights are
+            # those of a network without the skip.
+            self.skip = nn.Parameter(torch.zeros(d_out, d_skip))  # S: (d_out, d_skip)
 
     def forward(self, v: Tensor, step_bias: Tensor) -> Tensor:
         """v: (..., d_in); step_bias: (hidden,) for one step, or broadcastable to (..., hidden)."""
         if step_bias.dim() == 1:  # one step: the bias add fuses into the matmul (addmm)
-            return self.body(F.linear(v, self.inp.weight, step_bias))
-        return self.body(self.inp(v) + step_bias)
+            out = self.body(F.linear(v, self.inp.weight, step_bias))
+        else:
+            out = self.body(self.inp(v) + step_bias)
+        if self.d_skip:
+            out = out + F.linear(v[..., : self.d_skip], self.skip)  # + S v_raw: (..., d_out)
+        return out
 
 
 class Alternator(nn.Module):
@@ -67,9 +79,12 @@ class Alternator(nn.Module):
         d_step = 2 * STEP_FREQUENCIES
         k_z = config.opn_fourier_features
         act = config.activation
-        self.opn = StepMLP(dz + 2 * k_z, data_dim, config.hidden, config.layers, d_step, act)  # f
+        skip = config.linear_skip
+        self.opn = StepMLP(dz + 2 * k_z, data_dim, config.hidden, config.layers, d_step, act,
+                           d_skip=dz if skip else 0)  # f: the skip reads z
         k = config.fourier_features
-        self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step, act)  # g
+        self.stn = StepMLP(data_dim + 2 * k, dz, config.hidden, config.layers, d_step, act,
+                           d_skip=data_dim if skip else 0)  # g: the skip reads x
         # Fixed random frequencies (buffers, saved with the weights): sharp structure in x
         # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B, and
         # folding a Gaussian latent onto it is easier for the OPN as sin/cos of z C.
@@ -256,7 +271,8 @@ def flops_per_point(model: Alternator) -> int:
 
     def matmuls(net: StepMLP) -> int:
         layers = [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]
-        return 2 * sum(layer.in_features * layer.out_features for layer in layers)
+        skip = net.skip.numel() if net.d_skip else 0
+        return 2 * (sum(layer.in_features * layer.out_features for layer in layers) + skip)
 
     stn_step = matmuls(model.stn) + 2 * model.fourier.numel()  # with the projection x B
     opn_step = matmuls(model.opn) + 2 * model.opn_fourier.numel()  # and z C

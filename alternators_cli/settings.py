@@ -55,13 +55,14 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
     "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
     "batch_size": 128, "lr": 3e-3, "fourier_features": 0, "opn_fourier_features": 0,
     "activation": "silu",  # and the only one: DISTRIBUTION_ONLY refuses another
+    "linear_skip": False,  # likewise
 }
 
 
 # Settings a sequence model does not use: giving one with --kind sequence is an error.
 DISTRIBUTION_ONLY = (
     "steps", "schedule_rho", "objective", "scored_steps", "fourier_features", "fourier_scale",
-    "opn_fourier_features", "opn_fourier_scale", "activation",
+    "opn_fourier_features", "opn_fourier_scale", "activation", "linear_skip",
 )
 
 # Settings a distribution model does not use: giving one without --kind sequence is an error.
@@ -124,6 +125,11 @@ class ModelConfig(BaseModel):
     )
     activation: Activation = Field(
         Activation.relu, description="Nonlinearity of the hidden layers (distributions)."
+    )
+    linear_skip: bool = Field(
+        False,
+        description="Linear paths from each network's raw input to its output (z -> x in "
+        "the OPN, x -> z in the STN), added to the MLP's.",
     )
     scored_steps: int = Field(
         0, ge=0, le=1000,

@@ -165,7 +165,8 @@ def positive(text: str) -> int:
 # without the setting load with), a setting is left out of the key, so adding it does not
 # orphan them.
 SETTINGS_ADDED_SINCE_KEPT_RUNS = {
-    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name] for name in ("schedule_rho", "activation")
+    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name]
+    for name in ("schedule_rho", "activation", "linear_skip")
 }
 
 
@@ -192,12 +193,18 @@ PEER_SAMPLING_STEPS = 15
 
 
 def peer_fingerprint(overrides: dict) -> str:
-    """The peers' key: the settings they depend on, the parameter budget and sample size."""
+    """The peers' key: the settings they depend on, their width and the sample size.
+
+    The width is the one sized to the alternator's parameter count (`run_peer`), not the
+    count itself: a few parameters more (the linear skip's 80) leave the peers unchanged."""
+    import peers
+
     settings = TrainSettings(device="cpu", **overrides)
     budget = parameter_counts(build_model(2, settings.model_part()))["total"]
     depends_on = {k: getattr(settings, k) for k in PEER_SETTINGS}
     depends_on["steps"] = PEER_SAMPLING_STEPS
-    blob = json.dumps({"settings": depends_on, "params": budget, "n": N_EVAL}, sort_keys=True)
+    width = peers.hidden_for_params(2, budget, settings.layers)
+    blob = json.dumps({"settings": depends_on, "hidden": width, "n": N_EVAL}, sort_keys=True)
     return "peers-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -73,10 +73,12 @@ def test_the_peers_key_ignores_settings_only_the_alternator_reads():
     # The peers never read the learning rate, the EMA, the noise schedule or the
     # alternator's T (they sample in the 15 steps)...
     for alternator_only in ({"ema": 0.9}, {"lr": 1e-3}, {"alpha": 0.5}, {"noise_max": 0.5},
-                            {"schedule_rho": 3.0}, {"steps": 10}, {"steps": 12}):
+                            {"schedule_rho": 3.0}, {"steps": 10}, {"steps": 12},
+                            {"linear_skip": True}):
         assert quality.peer_fingerprint(alternator_only) == base, alternator_only
         assert quality.fingerprint(alternator_only) != quality.fingerprint({}), alternator_only
-    # ...but they train for as many optimiser steps, on as many parameters.
+    # ...but they train for as many optimiser steps, at the width the alternator's
+    # parameter count gives them.
     for shared in ({"epochs": 3}, {"batch_size": 250}, {"hidden": 32},
                    {"opn_fourier_features": 16}):
         assert quality.peer_fingerprint(shared) != base, shared

@@ -80,6 +80,16 @@ def test_a_file_from_before_activation_rebuilds_the_silu_networks_it_ran(
     assert ckpt.describe()["settings"]["activation"] == "silu"
 
 
+def test_a_file_from_before_linear_skip_rebuilds_networks_without_it(tiny_run, monkeypatch):
+    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(linear_skip=True))
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    del payload["settings"]["linear_skip"]
+    ckpt = checkpoint.from_payload(payload, "old.pt")  # its weights have no skip to load
+    assert ckpt.model.config.linear_skip is False
+    assert not hasattr(ckpt.model.opn, "skip") and not hasattr(ckpt.model.stn, "skip")
+    assert ckpt.describe()["settings"]["linear_skip"] is False
+
+
 def _with_default(**defaults):
     """ModelConfig with other defaults, as a later version of the package might have."""
     from pydantic import create_model

@@ -177,6 +177,28 @@ def test_train_activation_reaches_both_networks_and_the_file(runner, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_train_linear_skip_reaches_both_networks_and_the_file(runner, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    flags = ["--epochs", 1, "--hidden", 8, "--steps", 3, "--latent-dim", 2, "--device", "cpu",
+             "--epoch-size", 200]
+    assert_ok(invoke(runner, ["train", "pinwheel", "--out", out, "--linear-skip", *flags]))
+    model = checkpoint.load(str(out / "model.pt")).model
+    assert model.opn.skip.shape == (2, 2) and model.stn.skip.shape == (2, 2)  # (Dx, Dz), (Dz, Dx)
+    assert float(model.opn.skip.detach().abs().sum()) > 0  # trained from its zero start
+    shown = json.loads(invoke(runner, ["info", "-c", out / "model.pt", "--json"]).stdout)
+    assert shown["settings"]["linear_skip"] is True
+    assert_ok(invoke(runner, ["sample", "-c", out / "model.pt", "-n", 20]))
+    assert_ok(invoke(runner, ["train", "pinwheel", "--out", tmp_path / "off",
+                              "--no-linear-skip", *flags]))
+    model = checkpoint.load(str(tmp_path / "off" / "model.pt")).model
+    assert not hasattr(model.opn, "skip") and not hasattr(model.stn, "skip")
+    monkeypatch.setenv("ALTERNATORS_LINEAR_SKIP", "maybe")
+    result = invoke(runner, ["train", "pinwheel", "--out", tmp_path / "b", *flags])
+    assert_one_line_error(result, 2)
+    assert "linear_skip" in result.stderr or "linear-skip" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
 def test_train_ends_with_an_evaluation_table(tiny_run):
     out = tiny_run.train_result.stdout
     for label in ("energy distance", "MMD", "sliced W2", "floor", "ratio"):

@@ -249,6 +249,35 @@ def test_loss_and_its_gradients_match_the_equations_step_by_step(steps):
     assert (steps == 1) == all(float(g.abs().sum()) == 0 for g in stn_grads)
 
 
+def test_linear_skip_adds_a_linear_map_of_each_networks_raw_input():
+    features = dict(fourier_features=4, opn_fourier_features=4)
+    skipped = tiny_model(linear_skip=True, **features)
+    plain = tiny_model(linear_skip=False, **features)
+    # The skip starts at zero and draws nothing: every other weight is the plain network's.
+    shared = plain.state_dict()
+    for name, value in skipped.state_dict().items():
+        if name.endswith(".skip"):
+            assert float(value.abs().sum()) == 0
+        else:
+            assert torch.equal(value, shared[name]), name
+    assert {n for n in skipped.state_dict() if n not in shared} == {"opn.skip", "stn.skip"}
+    with torch.no_grad():
+        skipped.opn.skip.normal_()
+        skipped.stn.skip.normal_()
+    z, x = torch.randn(7, 3), torch.randn(7, 2)  # latent_dim 3, data 2
+    for t in range(skipped.steps):
+        # f(z) = MLP([z, sin zC, cos zC]) + S_f z and g(x) = MLP([x, sin xB, cos xB]) + S_g x:
+        # the skip reads the raw columns only, not the Fourier features.
+        torch.testing.assert_close(
+            f_theta(skipped, z, t) - f_theta(plain, z, t), z @ skipped.opn.skip.T)
+        torch.testing.assert_close(
+            g_phi(skipped, x, t) - g_phi(plain, x, t), x @ skipped.stn.skip.T)
+    # Both skips are trained.
+    loss = skipped.loss(_normalised_batch(16), torch.Generator().manual_seed(0))
+    grad_opn, grad_stn = torch.autograd.grad(loss, [skipped.opn.skip, skipped.stn.skip])
+    assert float(grad_opn.abs().sum()) > 0 and float(grad_stn.abs().sum()) > 0
+
+
 def test_loss_is_deterministic_given_the_generator():
     model = tiny_model()
     x = _normalised_batch(32)

@@ -816,7 +816,8 @@ def test_impute_of_a_long_series_in_pieces_fills_gaps_and_keeps_observed(seq_ckp
      (["--objective", "mse", "--fourier-features", "4"], "--objective, --fourier-features apply"),
      (["--opn-fourier-scale", "2"], "--opn-fourier-scale applies"),
      (["--schedule-rho", "3"], "--schedule-rho applies"),
-     (["--activation", "relu"], "--activation applies")],
+     (["--activation", "relu"], "--activation applies"),
+     (["--linear-skip"], "--linear-skip applies")],
 )
 def test_distribution_only_settings_are_refused_for_sequences(runner, tmp_path, flags, named):
     result = invoke(runner, ["train", "lorenz", "--out", tmp_path / "r", *flags])
