@@ -579,7 +579,7 @@ def train(
         bool | None,
         typer.Option("--linear-skip/--no-linear-skip",
                      help="Linear paths from each network's raw input to its output "
-                          "(distributions).", show_default="False"),
+                          "(distributions).", show_default="True; sequences False"),
     ] = None,
     precision: Annotated[
         PrecisionChoice | None,

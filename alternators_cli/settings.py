@@ -127,7 +127,7 @@ class ModelConfig(BaseModel):
         Activation.relu, description="Nonlinearity of the hidden layers (distributions)."
     )
     linear_skip: bool = Field(
-        False,
+        True,
         description="Linear paths from each network's raw input to its output (z -> x in "
         "the OPN, x -> z in the STN), added to the MLP's.",
     )

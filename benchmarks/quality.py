@@ -363,6 +363,7 @@ def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
         f"thread(s) per run, torch {torch.__version__}. Default settings "
         f"(epochs {settings.epochs}, T = {settings.steps} (the peers sample in "
         f"{PEER_SAMPLING_STEPS} steps), hidden {settings.hidden} x {settings.layers}, "
+        f"{settings.activation.value}, linear skip {'on' if settings.linear_skip else 'off'}, "
         f"Fourier features: STN {settings.fourier_features}, OPN "
         f"{settings.opn_fourier_features}), {seeds} seeds "
         f"(mean ± sd), n = {N_EVAL}, {draws} evaluation draw(s) per model. "

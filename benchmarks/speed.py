@@ -155,14 +155,18 @@ def main() -> None:
     ours = TrainSettings()
     variants = {  # measured side by side, for sampling and for training
         "ours (default)": ours,
-        "ours, SiLU (the default until 2026-11-26)": TrainSettings(activation="silu"),
+        "ours, no linear skip (the default until 2026-11-26, evening)": TrainSettings(
+            linear_skip=False),
+        "ours, SiLU, no skip (the default until 2026-11-26)": TrainSettings(
+            activation="silu", linear_skip=False),
         "ours, 16 OPN features": TrainSettings(opn_fourier_features=16),
         "ours, STN features only": TrainSettings(opn_fourier_features=0),
         "ours, no Fourier features": TrainSettings(fourier_features=0, opn_fourier_features=0),
     }
     configs = {label: v.model_part() for label, v in variants.items()}
     configs["authors' size (hidden 128, 2 layers, T 15, SiLU)"] = ModelConfig(
-        hidden=128, layers=2, fourier_features=0, opn_fourier_features=0, activation="silu"
+        hidden=128, layers=2, fourier_features=0, opn_fourier_features=0, activation="silu",
+        linear_skip=False,
     )
     sizes = [1_000, 100_000] + ([] if args.quick else [1_000_000])
     for label, config in configs.items():
