@@ -108,13 +108,20 @@ def alternator_draw(model, normalizer, seed: int):
     return draw
 
 
+def peer_width(settings: TrainSettings) -> int:
+    """The peers' hidden width: the one whose MLP has about the alternator's parameters."""
+    import peers
+
+    budget = parameter_counts(build_model(2, settings.model_part()))["total"]
+    return peers.hidden_for_params(2, budget, settings.layers)
+
+
 def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: int):
     import peers
 
     settings = like.settings
     normalizer = like.normalizer
-    target = parameter_counts(like.model)["total"]
-    hidden = peers.hidden_for_params(2, target, settings.layers)
+    hidden = peer_width(settings)
 
     def batches():
         # The same stream of fresh, normalised batches the alternator trains on.
@@ -195,16 +202,13 @@ PEER_SAMPLING_STEPS = 15
 def peer_fingerprint(overrides: dict) -> str:
     """The peers' key: the settings they depend on, their width and the sample size.
 
-    The width is the one sized to the alternator's parameter count (`run_peer`), not the
-    count itself: a few parameters more (the linear skip's 80) leave the peers unchanged."""
-    import peers
-
+    The width is what `run_peer` trains (`peer_width`), not the alternator's parameter count
+    itself: a few parameters more (the linear skip's 80) leave the peers unchanged."""
     settings = TrainSettings(device="cpu", **overrides)
-    budget = parameter_counts(build_model(2, settings.model_part()))["total"]
     depends_on = {k: getattr(settings, k) for k in PEER_SETTINGS}
     depends_on["steps"] = PEER_SAMPLING_STEPS
-    width = peers.hidden_for_params(2, budget, settings.layers)
-    blob = json.dumps({"settings": depends_on, "hidden": width, "n": N_EVAL}, sort_keys=True)
+    blob = json.dumps({"settings": depends_on, "hidden": peer_width(settings), "n": N_EVAL},
+                      sort_keys=True)
     return "peers-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
