@@ -40,6 +40,8 @@ def stored_settings(payload: dict) -> dict:
     later change of one of those defaults (T went 15 -> 12 -> 15 on 2026-11-26) would make
     the file fail its own validation."""
     settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
+    if "normalize" not in payload["settings"]:  # distributions all ran one shared scale
+        settings["normalize"] = "shared" if settings["kind"] == "distribution" else "auto"
     unused = unused_settings(settings["kind"])
     return {k: v for k, v in settings.items() if k not in unused}
 
@@ -74,6 +76,18 @@ class Checkpoint:
     @property
     def dim(self) -> int:
         return int(self.data["dim"])
+
+    def gaussian_baseline(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, cov) of the Gaussian fitted on the training part, if the file has one."""
+        g = (self.payload.get("baseline") or {}).get("gaussian")
+        if not isinstance(g, dict) or not {"mean", "cov"} <= set(g):
+            return None
+        mean, cov = g["mean"].double().numpy(), g["cov"].double().numpy()
+        d = self.dim
+        if mean.shape != (d,) or cov.shape != (d, d) or not (
+                np.isfinite(mean).all() and np.isfinite(cov).all()):
+            raise BadInput(f"{self.path} has a damaged Gaussian baseline")
+        return mean, cov
 
     @property
     def heldout(self) -> np.ndarray | None:
@@ -136,6 +150,7 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
+        "baseline": None if trainer.baseline is None else {"gaussian": trainer.baseline},
     }
 
 

@@ -101,6 +101,12 @@ class ActivationChoice(StrEnum):
     silu = "silu"
 
 
+class NormalizeChoice(StrEnum):
+    auto = "auto"
+    column = "column"
+    shared = "shared"
+
+
 # ---- errors and exit codes -----------------------------------------------------------
 
 
@@ -322,6 +328,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         BUILTINS,
         RowSubset,
         check_distribution_table,
+        check_training_columns,
         default_columns,
         open_npy_rows,
         read_table,
@@ -338,6 +345,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     if spec != "-" and path.suffix.lower() == ".npy" and path.is_file():
         # Memory-mapped: only the held-out rows are read into memory up front.
         values = open_npy_rows(path)
+        check_training_columns(values, default_columns(values.shape[1]), spec)
         train_rows, heldout_rows = split_indices(len(values), settings.heldout, settings.seed)
         heldout = np.asarray(values[np.sort(heldout_rows)], dtype=np.float32)
         data = TrainingData(name, values.shape[1], default_columns(values.shape[1]), False,
@@ -345,6 +353,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         return data, heldout if len(heldout) else None
     table = read_table(spec, sys.stdin.buffer if spec == "-" else None)
     values = check_distribution_table(table, min_rows=2)
+    check_training_columns(values, table.columns, table.source)
     train_part, heldout = split_table(values, settings.heldout, settings.seed)
     return (
         TrainingData(name, values.shape[1], table.columns, False, train_part, heldout),
@@ -591,8 +600,16 @@ def train(
     ] = None,
     heldout: Annotated[
         float | None,
-        typer.Option(help="Fraction of a data file held out for evaluation (sequences: the "
-                          "last part of every series).", show_default="0.1"),
+        typer.Option(help="Fraction of a data file held out for evaluation, at least "
+                          "min(50, rows/3) rows (sequences: the last part of every series).",
+                     show_default="0.2; sequences 0.1"),
+    ] = None,
+    normalize: Annotated[
+        NormalizeChoice | None,
+        typer.Option(help="Scaling before training, undone on output: column (each column its "
+                          "own scale: tables in mixed units), shared (one scale: keeps the "
+                          "aspect ratio), auto (column for files and sequences, shared for "
+                          "the built-in 2-D sets).", show_default="auto"),
     ] = None,
     kind: Annotated[
         KindChoice | None,
@@ -651,6 +668,7 @@ def train(
         "linear_skip": linear_skip,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
+        "normalize": normalize.value if normalize else None,
         "kind": kind.value if kind else None, "window": window,
     }
     choose_kind(data_spec, flags)
@@ -837,8 +855,24 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
 
     n = 5000 if reference.max_n() is None else min(5000, reference.max_n())
     samples = engine.sample(ckpt.model, ckpt.normalizer, n, seed=12345)
-    result = evaluation.report(samples, reference, n, seed=0)
+    result = evaluation.report(samples, reference, n, seed=0,
+                               baselines=baseline_samples(ckpt, reference, n, seed=12345))
     print_report(result, as_json, source=f"{n} fresh samples")
+
+
+def baseline_samples(ckpt, reference, n: int, seed: int) -> dict | None:
+    """Samples of the baselines fitted on the training part, for a table reference: the
+    Gaussian, with the model's integer columns rounded as the model's are."""
+    from alternators_cli.evaluation import gaussian_baseline
+
+    fitted = ckpt.gaussian_baseline()
+    if reference.builtin or fitted is None:
+        return None
+    points = gaussian_baseline(*fitted, n, seed)
+    integer = ckpt.normalizer.integer
+    if integer is not None and integer.any():
+        points[:, integer] = points[:, integer].round()
+    return {"gaussian": points}
 
 
 # ---- sample ---------------------------------------------------------------------------
@@ -966,7 +1000,11 @@ def print_report(result: dict, as_json: bool, source: str) -> None:
     if as_json:
         print(json.dumps(finite_or_null(result), indent=2, allow_nan=False))
         return
-    table = RichTable(title=f"{source} vs {result['reference']} (n = {result['n']})")
+    sizes = f"n = {result['n']}"
+    if result.get("units") == "standardised":
+        sizes = (f"{result['n']} samples, {result['n_reference']} reference rows, "
+                 "standardised units")
+    table = RichTable(title=f"{source} vs {result['reference']} ({sizes})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("floor", justify="right")
@@ -975,7 +1013,21 @@ def print_report(result: dict, as_json: bool, source: str) -> None:
     for key in METRICS:
         r = result[key]
         table.add_row(labels[key], f"{r['value']:.5g}", f"{r['floor']:.5g}", f"{r['ratio']:.2f}")
-    Console(width=100).print(table)
+    console = Console(width=100)
+    console.print(table)
+    if "excess_energy" in result:
+        rows = [("samples", result)] + list(result.get("baselines", {}).items())
+        beside = RichTable(title="beside baselines fitted on the training part")
+        beside.add_column("model")
+        beside.add_column("energy distance, unbiased [95% interval]", justify="right")
+        beside.add_column("classifier accuracy (0.5 = indistinguishable)", justify="right")
+        for name, r in rows:
+            e, c = r["excess_energy"], r["c2st"]
+            beside.add_row(name, f"{e['value']:.4f} [{e['low']:.4f}, {e['high']:.4f}]",
+                           f"{c['accuracy']:.3f} ± {c['stderr']:.3f}")
+        console.print(beside)
+    if result.get("warning"):
+        print(f"warning: {result['warning']}", file=sys.stderr)
 
 
 @app.command()
@@ -1068,7 +1120,8 @@ def evaluate(
         points = check_distribution_table(table, min_rows=2)
         source = "stdin samples" if samples_spec == "-" else f"samples {samples_spec}"
         columns = table.columns
-    result = evaluation.report(points, reference, n, seed)
+    baselines = None if ckpt is None else baseline_samples(ckpt, reference, len(points), seed)
+    result = evaluation.report(points, reference, n, seed, baselines=baselines)
     if plot is not None:  # before the report: a failed write leaves no half-done output
         ref_points = (
             draw_builtin(reference.name, result["n"], seed + 1)

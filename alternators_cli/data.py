@@ -335,11 +335,30 @@ def parse_csv(text: str, source: str) -> Table:
             try:
                 values[i, j] = float(cell)
             except ValueError:
-                raise BadInput(
-                    f"{source}, data row {lineno}, column {j + 1}: {cell[:40]!r} is not a number"
-                ) from None
+                raise BadInput(_not_a_number(source, rows, j, lineno, header)) from None
     columns = header if header else default_columns(width)
     return Table(values, columns, source)
+
+
+def column_label(j: int, columns: list[str] | None) -> str:
+    """How a message names column j: `column 3 ('mass')`, or `column 3` without a name."""
+    name = columns[j] if columns and j < len(columns) else ""
+    return f"column {j + 1} ({name!r})" if name else f"column {j + 1}"
+
+
+def _not_a_number(source: str, rows: list[list[str]], j: int, lineno: int,
+                  header: list[str] | None) -> str:
+    """A column of text categories is named as such; a stray word in numbers by its row."""
+    cells = [r[j].strip() for r in rows if j < len(r) and r[j].strip()]
+    text = [c for c in cells if not _is_number(c)]
+    name = column_label(j, header)
+    if len(text) > len(cells) / 2:
+        examples = ", ".join(repr(c[:20]) for c in dict.fromkeys(text))
+        examples = examples if len(examples) < 60 else examples[:57] + "..."
+        return (f"{source}: {name} holds text ({examples}); only numeric columns can "
+                "be modelled: encode it as numbers (e.g. one-hot columns) or drop it")
+    cell = rows[lineno - (2 if header else 1)][j].strip()
+    return f"{source}, data row {lineno}, {name}: {cell[:40]!r} is not a number"
 
 
 def _is_number(cell: str) -> bool:
@@ -424,6 +443,11 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
     v = table.values
     if v.shape[0] < min_rows:
         raise BadInput(f"{table.source} has {v.shape[0]} row(s); at least {min_rows} are needed")
+    empty = np.isnan(v).all(axis=0)
+    if empty.any():
+        j = int(np.argmax(empty))
+        raise BadInput(f"{table.source}: {column_label(j, table.columns)} has no value "
+                       "(every cell empty or NaN): drop it")
     bad = ~np.isfinite(v)
     if bad.any():
         i, j = map(int, np.argwhere(bad)[0])
@@ -442,3 +466,14 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
             "is out of range (|x| must stay below 3.4e38)"
         )
     return single
+
+
+def check_training_columns(values: np.ndarray, columns: list[str], source: str) -> None:
+    """Columns a model can learn: a constant column has nothing to learn (and no scale)."""
+    constant = (values.max(axis=0) == values.min(axis=0)) if len(values) else []
+    if np.any(constant):
+        j = int(np.argmax(constant))
+        raise BadInput(
+            f"{source}: {column_label(j, columns)} is constant (every row "
+            f"{float(values[0, j]):g}); there is nothing to learn in it: drop it"
+        )

@@ -83,28 +83,37 @@ def finish_distributed(wait_for_all: bool = True) -> None:
 
 @dataclass
 class Normalizer:
-    """x_norm = (x - mean) / scale. One shared scale keeps the data's aspect ratio."""
+    """x_norm = (x - mean) / scale, undone on output (`decode_`).
+
+    Two ways to fit it (`--normalize`): one shared scale for every column keeps a 2-D
+    picture's aspect ratio (the built-in sets, whose axes share one unit); one scale per
+    column suits tables whose columns have different units. Columns marked `integer` (every
+    training value a whole number) are rounded on output, so counts come back as counts.
+    """
 
     mean: np.ndarray  # (D,)
     scale: np.ndarray  # (D,)
+    integer: np.ndarray | None = None  # (D,) bool: round this column on output
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Normalizer:
-        mean = x.mean(axis=0)
-        spread = float(np.sqrt(((x - mean) ** 2).mean()))
-        scale = np.full(x.shape[1], spread if spread > 0 else 1.0)
-        return cls(mean.astype(np.float32), scale.astype(np.float32))
+    def fit(cls, x: np.ndarray, per_column: bool = False) -> Normalizer:
+        """Mean and scale over the observed (non-NaN) cells of x (N, D), in float64: a
+        shared root-mean-square spread, or each column's own standard deviation. A column
+        with no spread (or no observed cell) gets scale 1, so nothing divides by zero."""
+        with warnings.catch_warnings():  # a column with no observed cell: mean 0, scale 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if per_column:
+                mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+            else:
+                mean = np.nanmean(x, axis=0) if np.isnan(x).any() else x.mean(axis=0)
+                scale = np.full(x.shape[1], np.sqrt(np.nanmean((x - mean) ** 2)))
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return cls(np.nan_to_num(mean).astype(np.float32), scale.astype(np.float32))
 
     @classmethod
     def fit_per_channel(cls, x: np.ndarray) -> Normalizer:
-        """Per-channel mean and scale over observed (non-NaN) cells: for time series, whose
-        channels need not share units."""
-        with warnings.catch_warnings():  # a channel with no observed cell: mean 0, scale 1
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(x, axis=0)
-            scale = np.nanstd(x, axis=0)
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        return cls(np.nan_to_num(mean).astype(np.float32), scale.astype(np.float32))
+        """Per-channel mean and scale over observed cells: for time series."""
+        return cls.fit(x, per_column=True)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale).astype(np.float32)
@@ -113,14 +122,47 @@ class Normalizer:
         """In place on a tensor of normalised points (..., D)."""
         mean = torch.as_tensor(self.mean, device=x.device)
         scale = torch.as_tensor(self.scale, device=x.device)
-        return x.mul_(scale).add_(mean)
+        x.mul_(scale).add_(mean)
+        if self.integer is not None and self.integer.any():
+            cols = torch.as_tensor(np.flatnonzero(self.integer), device=x.device)
+            x[..., cols] = x[..., cols].round()
+        return x
 
     def to_state(self) -> dict:
-        return {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale)}
+        state = {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale)}
+        if self.integer is not None:
+            state["integer"] = torch.from_numpy(self.integer.astype(np.bool_))
+        return state
 
     @classmethod
     def from_state(cls, state: dict) -> Normalizer:
-        return cls(state["mean"].numpy(), state["scale"].numpy())
+        integer = state.get("integer")
+        return cls(state["mean"].numpy(), state["scale"].numpy(),
+                   None if integer is None else integer.numpy().astype(bool))
+
+
+MAX_BASELINE_DIM = 512  # a Gaussian baseline's covariance is (D, D): kept up to this D
+
+
+def gaussian_fit(x: np.ndarray) -> dict | None:
+    """The multivariate Gaussian of the training rows (N, D): the baseline `evaluate`
+    scores beside the model. None past MAX_BASELINE_DIM columns or under 2 rows."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[1] > MAX_BASELINE_DIM or len(x) < 2:
+        return None
+    cov = np.atleast_2d(np.cov(x, rowvar=False))
+    return {"mean": torch.from_numpy(x.mean(axis=0)), "cov": torch.from_numpy(cov)}
+
+
+def integer_columns(x: np.ndarray) -> np.ndarray:
+    """(D,) bool: columns whose every finite value is a whole number, with at least two
+    distinct values (a count, a grade, a year), so samples of them are rounded."""
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    whole = np.where(finite, x == np.round(x), True).all(axis=0)
+    spread = np.nanmax(np.where(finite, x, np.nan), axis=0) > np.nanmin(
+        np.where(finite, x, np.nan), axis=0)
+    return whole & spread
 
 
 @dataclass
@@ -157,14 +199,19 @@ class TrainingData:
         return np.asarray(self.train[pick], dtype=np.float64)
 
 
+MIN_TABLE_BATCHES = 5  # batches per epoch at least, for a user's table (Trainer.batch_size)
+MIN_TABLE_BATCH = 100  # rows: the smallest batch that rule makes
 MAX_HELDOUT = 20_000
+MIN_HELDOUT = 50  # rows: fewer make every held-out score noise (at most a third of the rows)
 
 
 def split_indices(n: int, heldout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random (training, held-out) row indices: a `heldout` fraction, at most MAX_HELDOUT
-    rows, and always at least one training row."""
+    """Random (training, held-out) row indices: a `heldout` fraction but at least
+    min(MIN_HELDOUT, n // 3) rows, at most MAX_HELDOUT, and always a training row."""
     order = np.random.default_rng(seed).permutation(n)
-    k = min(int(round(n * heldout)), MAX_HELDOUT, n - 1) if heldout > 0 else 0
+    k = 0
+    if heldout > 0:
+        k = min(max(int(round(n * heldout)), min(MIN_HELDOUT, n // 3)), MAX_HELDOUT, n - 1)
     return order[k:], order[:k]
 
 
@@ -254,10 +301,12 @@ class Trainer:
             )
         torch.manual_seed(self.settings.seed)
         points = self.data.fit_points(self.settings)
-        if self.data.kind == "sequence":
-            self.normalizer = Normalizer.fit_per_channel(points)
-        else:
-            self.normalizer = Normalizer.fit(points)
+        self.normalizer = Normalizer.fit(points.reshape(-1, self.data.dim),
+                                         per_column=self.per_column())
+        self.baseline: dict | None = None
+        if self.data.kind == "distribution" and not self.data.builtin:
+            self.normalizer.integer = integer_columns(points)
+            self.baseline = gaussian_fit(points)
         self.model = build_model(self.data.dim, self.settings.model_part()).to(self.device)
         self.ema = AveragedModel(
             self.model, multi_avg_fn=ema_with_warmup(self.settings.ema), use_buffers=True
@@ -288,6 +337,14 @@ class Trainer:
             self.device.type, enabled=self.settings.precision == "fp16"
         )
 
+    def per_column(self) -> bool:
+        """`--normalize auto`: one scale per column for users' files and every sequence, one
+        shared scale for the built-in 2-D sets (their axes share a unit; docs/model.md)."""
+        choice = self.settings.normalize
+        if choice == "auto":
+            return not (self.data.builtin and self.data.kind == "distribution")
+        return choice == "column"
+
     def epoch_rows(self) -> int:
         if self.data.builtin or self.data.kind == "sequence":
             return self.settings.epoch_size
@@ -296,8 +353,19 @@ class Trainer:
     def steps_per_row(self) -> int:
         return self.settings.window if self.data.kind == "sequence" else self.settings.steps
 
+    def batch_size(self) -> int:
+        """The global batch: `--batch-size`, except that a user's table smaller than
+        MIN_TABLE_BATCHES batches is cut into batches of max(MIN_TABLE_BATCH, rows /
+        MIN_TABLE_BATCHES) rows, so a small table still gets several steps per epoch
+        (docs/model.md, "Tables")."""
+        size = self.settings.batch_size
+        if self.data.kind == "distribution" and not self.data.builtin:
+            per_epoch = math.ceil(len(self.data) / MIN_TABLE_BATCHES)
+            size = min(size, max(MIN_TABLE_BATCH, per_epoch))
+        return size
+
     def batches_per_epoch(self) -> int:
-        return max(1, math.ceil(self.epoch_rows() / self.settings.batch_size))
+        return max(1, math.ceil(self.epoch_rows() / self.batch_size()))
 
     def batches(self, epoch: int) -> Iterator[torch.Tensor]:
         """This process's part of each global batch of the epoch, normalised, on device."""
@@ -319,7 +387,7 @@ class Trainer:
         )
         sampler.set_epoch(epoch)
         order = np.fromiter(iter(sampler), dtype=np.int64)
-        local = self.settings.batch_size // self.world_size
+        local = max(1, self.batch_size() // self.world_size)
         for start in range(0, len(order), local):
             rows = np.asarray(source[np.sort(order[start : start + local])])
             yield torch.from_numpy(self.normalizer.encode(rows)).to(self.device)

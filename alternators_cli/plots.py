@@ -81,9 +81,67 @@ def encode_gif(images: list[np.ndarray], fps: float, hold_last: int = 0) -> byte
     return iio.imwrite("<bytes>", np.stack(seq), extension=".gif", duration=1000 / fps, loop=0)
 
 
+PAIRS_SHOWN = 4  # a pairs plot shows at most this many axes
+
+
+def pairs_view(samples: np.ndarray, reference: np.ndarray, columns: list[str]):
+    """(samples, reference, axis names) for a pairs plot of D > 2 columns: the columns
+    themselves, standardised by the reference, when D <= PAIRS_SHOWN; else the reference's
+    first PAIRS_SHOWN principal components of the standardised columns."""
+    mean = reference.mean(axis=0)
+    scale = reference.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    s, r = (samples - mean) / scale, (reference - mean) / scale
+    if s.shape[1] <= PAIRS_SHOWN:
+        return s, r, [f"{c} (std.)" for c in columns]
+    _, sv, vt = np.linalg.svd(r, full_matrices=False)
+    share = sv**2 / (sv**2).sum()
+    basis = vt[:PAIRS_SHOWN].T  # (D, k)
+    names = [f"PC{i + 1} ({100 * share[i]:.0f}%)" for i in range(PAIRS_SHOWN)]
+    return s @ basis, r @ basis, names
+
+
+def pairs_png(samples: np.ndarray, reference: np.ndarray, columns: list[str],
+              title: str = "") -> bytes:
+    """Samples (blue) over reference rows (grey), every pair of the shown axes, and each
+    axis's histograms on the diagonal: the picture for tables of more than 2 columns."""
+    s, r, names = pairs_view(np.asarray(samples, np.float64),
+                             np.asarray(reference, np.float64), columns)
+    k = len(names)
+    fig, axes = plt.subplots(k, k, figsize=(2.3 * k + 0.5, 2.3 * k), dpi=90, squeeze=False)
+    lo = np.quantile(np.concatenate([r, s]), 0.005, axis=0)
+    hi = np.quantile(np.concatenate([r, s]), 0.995, axis=0)
+    for i in range(k):
+        for j in range(k):
+            ax = axes[i, j]
+            if i == j:
+                bins = np.linspace(lo[i], hi[i], 30)
+                ax.hist(r[:, i], bins=bins, density=True, color="tab:gray", alpha=0.6,
+                        label=f"reference (n={len(r)})")
+                ax.hist(s[:, i], bins=bins, density=True, histtype="step", color="tab:blue",
+                        lw=1.5, label=f"samples (n={len(s)})")
+            else:
+                ax.scatter(s[:, j], s[:, i], color="tab:blue", s=2, alpha=0.3, linewidths=0)
+                ax.scatter(r[:, j], r[:, i], color="black", s=5, alpha=0.7, linewidths=0)
+                ax.set_xlim(lo[j], hi[j])
+                ax.set_ylim(lo[i], hi[i])
+            if i == k - 1:
+                ax.set_xlabel(names[j], fontsize=8)
+            if j == 0:
+                ax.set_ylabel(names[i], fontsize=8)
+            ax.tick_params(labelsize=6)
+    axes[0, 0].legend(fontsize=6, loc="upper right")
+    fig.suptitle((title + "\n" if title else "")
+                 + "samples (blue) over reference rows (black), standardised units", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def samples_vs_reference_png(
     samples: np.ndarray, reference: np.ndarray, columns: list[str], title: str = ""
 ) -> bytes:
+    if samples.shape[-1] > 2:
+        return pairs_png(samples, reference, columns, title)
     samples, reference = _two_columns(samples), _two_columns(reference)
     xlim, ylim = axis_limits(reference, samples)
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.2), dpi=100)

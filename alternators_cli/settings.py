@@ -56,6 +56,7 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
     "batch_size": 128, "lr": 3e-3, "fourier_features": 0, "opn_fourier_features": 0,
     "activation": "silu",  # and the only one: DISTRIBUTION_ONLY refuses another
     "linear_skip": False,  # likewise
+    "heldout": 0.1,  # the last 10 % of every series
 }
 
 
@@ -72,6 +73,14 @@ SEQUENCE_ONLY = ("window",)
 def unused_settings(kind: str) -> tuple[str, ...]:
     """The settings a model of this kind never reads."""
     return DISTRIBUTION_ONLY if kind == Kind.sequence else SEQUENCE_ONLY
+
+
+class Normalize(StrEnum):
+    """How data is scaled before training (undone on output; docs/model.md)."""
+
+    auto = "auto"  # column for users' files and sequences, shared for the built-in 2-D sets
+    column = "column"  # each column by its own standard deviation: tables in mixed units
+    shared = "shared"  # one scale for every column: keeps a picture's aspect ratio
 
 
 class Precision(StrEnum):
@@ -207,7 +216,15 @@ class TrainSettings(BaseSettings, ModelConfig):
         Precision.fp32, description="fp32, or bf16 / fp16 autocast (fp16: CUDA only)."
     )
     heldout: float = Field(
-        0.1, ge=0, lt=1, description="Fraction of a data file held out for evaluation."
+        0.2, ge=0, lt=1,
+        description="Fraction of a data file held out for evaluation (a table keeps at least "
+        "min(50, rows/3) rows; sequences: the last part of every series, 0.1).",
+    )
+    normalize: Normalize = Field(
+        Normalize.auto,
+        description="Scaling before training: column (each column its own scale, for mixed "
+        "units), shared (one scale, keeps the aspect ratio), auto (column for files and "
+        "sequences, shared for the built-in 2-D sets).",
     )
 
     @classmethod

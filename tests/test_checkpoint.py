@@ -138,7 +138,7 @@ def test_info_of_a_csv_run_counts_held_out_rows(runner, csv_run):
     assert d["data"]["builtin"] is False
     assert d["data"]["columns"] == ["u", "v"]
     assert d["data"]["rows"] == 200
-    assert d["heldout_rows"] == 20  # the default held-out fraction 0.1
+    assert d["heldout_rows"] == 50  # 0.2 of 200 rows is 40, under the minimum of 50
 
 
 # ---- damaged, foreign, newer ------------------------------------------------------------

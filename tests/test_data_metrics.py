@@ -354,12 +354,13 @@ def test_floor_is_the_metric_between_two_reference_draws():
         assert own[key] / 4 < result[key]["floor"] < own[key] * 4, (key, own, result[key])
 
 
-def test_report_against_a_file_reference_caps_n_at_half_its_rows():
+def test_report_against_a_file_reference_uses_every_row_and_all_samples():
     points = draw_builtin("circles", 101, 0)
     ref = Reference("file.csv", False, points)
-    assert ref.dim == 2 and ref.max_n() == 50
+    assert ref.dim == 2 and ref.max_n() is None
     result = evaluation.report(draw_builtin("circles", 1000, 1), ref, 5000, seed=0)
-    assert result["n"] == 50
+    assert result["n"] == 1000 and result["n_reference"] == 101
+    assert result["units"] == "standardised"
     for key in metrics.METRICS:
         assert result[key]["floor"] > 0
 

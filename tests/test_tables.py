@@ -1,0 +1,230 @@
+"""Users' own tables: per-column normalisation, integer and text columns, bad tables, and
+an evaluation with intervals, a classifier test and a Gaussian baseline (issue 22)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_ok, invoke, stderr_lines
+from typer.testing import CliRunner
+
+from alternators_cli import evaluation
+from alternators_cli.data import draw_builtin
+from alternators_cli.engine import (
+    Normalizer,
+    Trainer,
+    TrainingData,
+    integer_columns,
+    split_indices,
+)
+from alternators_cli.settings import TrainSettings
+
+TINY = ["--epochs", "2", "--hidden", "8", "--steps", "3", "--latent-dim", "3",
+        "--device", "cpu"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def mixed_units(n: int, seed: int = 0) -> np.ndarray:
+    """Columns in very different units: millimetres beside tonnes, plus a count."""
+    rng = np.random.default_rng(seed)
+    tiny = 0.001 * rng.standard_normal(n) + 0.01
+    huge = 1000 + 100 * rng.standard_normal(n)
+    count = rng.poisson(4, n).astype(float)
+    return np.stack([tiny, huge, count], axis=1)
+
+
+def write(path, x, header="tiny,huge,count"):
+    lines = [header] + [",".join(repr(float(v)) for v in row) for row in x]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sample_csv(runner, ckpt, n=400) -> np.ndarray:
+    result = invoke(runner, ["sample", "-c", ckpt, "-n", n, "--seed", 3])
+    assert_ok(result)
+    return np.loadtxt(io.StringIO(result.stdout), delimiter=",", skiprows=1)
+
+
+def test_each_column_keeps_its_own_scale(runner, tmp_path):
+    """With one shared scale the 0.001-wide column came back spread over about +-100."""
+    data = write(tmp_path / "mixed.csv", mixed_units(300))
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    samples = sample_csv(runner, tmp_path / "run" / "model.pt")
+    assert samples.shape == (400, 3)
+    assert np.abs(samples[:, 0] - 0.01).max() < 0.05, samples[:, 0].std()
+    assert 500 < samples[:, 1].mean() < 1500
+    info = json.loads(invoke(runner, ["info", "-c", tmp_path / "run" / "model.pt",
+                                      "--json"]).stdout)
+    assert info["settings"]["normalize"] == "auto"
+
+
+def test_normalize_shared_keeps_one_scale(runner, tmp_path):
+    data = write(tmp_path / "mixed.csv", mixed_units(300))
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", "--normalize",
+                              "shared", *TINY]))
+    payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    scale = payload["normalizer"]["scale"].numpy()
+    assert np.allclose(scale, scale[0])
+    assert payload["settings"]["normalize"] == "shared"
+
+
+def test_builtins_keep_one_shared_scale_under_auto():
+    data = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    settings = TrainSettings(epochs=1, epoch_size=100, batch_size=50, hidden=8, steps=2)
+    trainer = Trainer(settings, data, torch.device("cpu"))
+    assert trainer.normalizer.scale[0] == trainer.normalizer.scale[1]
+    assert trainer.normalizer.integer is None
+
+
+def test_per_column_fit_is_robust_to_constant_and_huge_columns():
+    x = np.stack([np.full(50, 3.0), np.linspace(-1e30, 1e30, 50)], axis=1)
+    norm = Normalizer.fit(x, per_column=True)
+    assert norm.scale[0] == 1.0 and np.isfinite(norm.scale).all()
+    assert np.isfinite(norm.encode(x)).all()
+
+
+def test_integer_columns_come_back_as_integers(runner, tmp_path):
+    data = write(tmp_path / "mixed.csv", mixed_units(300))
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    samples = sample_csv(runner, tmp_path / "run" / "model.pt")
+    assert np.all(samples[:, 2] == np.round(samples[:, 2]))
+    assert not np.all(samples[:, 1] == np.round(samples[:, 1]))
+    assert list(integer_columns(mixed_units(50))) == [False, False, True]
+
+
+def test_column_names_and_order_are_kept(runner, tmp_path):
+    data = write(tmp_path / "mixed.csv", mixed_units(200), header="b_first,a_second,c")
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    out = invoke(runner, ["sample", "-c", tmp_path / "run" / "model.pt", "-n", 5]).stdout
+    assert out.splitlines()[0] == "b_first,a_second,c"
+
+
+@pytest.mark.parametrize(
+    "text,needles",
+    [
+        ("a,b,color\n1,2,red\n3,4,blue\n5,6,red\n", ["column 3", "'color'", "text"]),
+        ("a,b\n1,2\n3,x\n5,6\n", ["row 3", "'b'", "not a number"]),
+        ("a,b\n1,2\n3,2\n5,2\n", ["'b'", "constant"]),
+        ("a,b\n1,\n3,\n5,\n", ["'b'", "no value"]),
+        ("a,b\n1,2\n", ["1 row"]),
+        ("a,b\n1,2\n3,inf\n4,5\n", ["'b'", "infinite"]),
+        ("a,b\n1,2\n3,1e39\n4,5\n", ["'b'", "out of range"]),
+    ],
+)
+def test_bad_tables_answer_in_one_line_naming_the_column(runner, tmp_path, text, needles):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    result = invoke(runner, ["train", path, "--out", tmp_path / "run", *TINY])
+    assert result.exit_code == 2
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and "Traceback" not in result.stderr, lines
+    for needle in needles:
+        assert needle in lines[0], lines
+    assert not (tmp_path / "run").exists()
+
+
+def test_held_out_part_has_a_minimum():
+    assert len(split_indices(150, 0.2, 0)[1]) == 50  # 30 by the fraction
+    assert len(split_indices(90, 0.2, 0)[1]) == 30  # a third of the rows at most
+    assert len(split_indices(1000, 0.2, 0)[1]) == 200
+    assert len(split_indices(150, 0.0, 0)[1]) == 0
+
+
+def test_small_tables_get_several_batches_per_epoch():
+    data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(142))
+    settings = TrainSettings(epochs=1, hidden=8, steps=2)
+    trainer = Trainer(settings, data, torch.device("cpu"))
+    assert trainer.batch_size() == 100 and trainer.batches_per_epoch() == 2
+    big = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(5000))
+    assert Trainer(settings, big, torch.device("cpu")).batch_size() == 500
+
+
+# ---- evaluation of tables ---------------------------------------------------------------
+
+
+def test_table_floor_makes_a_perfect_model_score_about_1():
+    """Draws of the reference's own distribution: ratio about 1, unbiased energy about 0
+    with an interval that covers 0; a shifted copy is far off and easy to classify."""
+    ratios, covered = [], 0
+    for seed in range(6):
+        ref = evaluation.Reference("t", False, draw_builtin("moons", 200, 100 + seed))
+        good = evaluation.report(draw_builtin("moons", 2000, seed), ref, 2000, seed)
+        ratios.append([good[k]["ratio"] for k in ("energy_distance", "mmd", "sliced_w2")])
+        e = good["excess_energy"]
+        assert e["low"] <= e["value"] <= e["high"]
+        covered += e["low"] <= 0 <= e["high"]
+        assert abs(good["c2st"]["accuracy"] - 0.5) < 0.15
+    mean = np.mean(ratios, axis=0)
+    assert np.all((mean > 0.6) & (mean < 1.6)), mean
+    assert covered >= 4
+    ref = evaluation.Reference("t", False, draw_builtin("moons", 200, 100))
+    bad = evaluation.report(draw_builtin("moons", 2000, 0) + 1.0, ref, 2000, 0)
+    assert bad["energy_distance"]["ratio"] > 5
+    assert bad["excess_energy"]["low"] > 0
+    assert bad["c2st"]["accuracy"] > 0.7
+
+
+def test_table_scores_are_in_standardised_units():
+    """Scaling one column by 1000 changes nothing: no column's unit dominates."""
+    ref_pts = draw_builtin("moons", 200, 1)
+    samples = draw_builtin("moons", 1000, 2)
+    stretch = np.array([1000.0, 1.0], np.float32)
+    a = evaluation.report(samples, evaluation.Reference("t", False, ref_pts), 1000, 0)
+    b = evaluation.report(samples * stretch, evaluation.Reference("t", False, ref_pts * stretch),
+                          1000, 0)
+    for key in ("energy_distance", "mmd", "sliced_w2"):
+        assert a[key]["ratio"] == pytest.approx(b[key]["ratio"], rel=1e-3)
+
+
+def test_few_reference_rows_give_a_warning():
+    ref = evaluation.Reference("t", False, draw_builtin("moons", 40, 1))
+    result = evaluation.report(draw_builtin("moons", 500, 2), ref, 500, 0)
+    assert "too few" in result["warning"] and "40" in result["warning"]
+    ref = evaluation.Reference("t", False, draw_builtin("moons", 300, 1))
+    assert "warning" not in evaluation.report(draw_builtin("moons", 500, 2), ref, 500, 0)
+
+
+def test_evaluate_a_table_model_beside_its_gaussian_baseline(runner, tmp_path):
+    data = write(tmp_path / "mixed.csv", mixed_units(400))
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    ckpt = tmp_path / "run" / "model.pt"
+    result = invoke(runner, ["evaluate", "-c", ckpt, "--json", "-n", 1000])
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert report["n_reference"] == 80 and report["units"] == "standardised"
+    gaussian = report["baselines"]["gaussian"]
+    for r in (report, gaussian):
+        e = r["excess_energy"]
+        assert e["low"] <= e["value"] <= e["high"]
+        assert 0 <= r["c2st"]["accuracy"] <= 1
+    assert "too few" in report["warning"]
+    text = invoke(runner, ["evaluate", "-c", ckpt, "-n", 500])
+    assert_ok(text)
+    assert "gaussian" in text.stdout and "classifier" in text.stdout
+    # A user's own test split as the reference.
+    test = write(tmp_path / "test.csv", mixed_units(150, seed=9))
+    own = json.loads(invoke(runner, ["evaluate", "-c", ckpt, "--reference", test, "--json",
+                                     "-n", 500]).stdout)
+    assert own["n_reference"] == 150 and "gaussian" in own["baselines"]
+
+
+def test_evaluate_plot_of_many_columns_is_a_pairs_plot(runner, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 6)) * np.arange(1, 7)
+    data = write(tmp_path / "six.csv", x, header="a,b,c,d,e,f")
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    png = tmp_path / "pairs.png"
+    assert_ok(invoke(runner, ["evaluate", "-c", tmp_path / "run" / "model.pt", "--plot", png,
+                              "-n", 300]))
+    import imageio.v3 as iio
+
+    image = iio.imread(png)
+    assert image.shape[0] > 600 and image.shape[1] > 600  # a 4 x 4 grid, not one scatter
