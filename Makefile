@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 RUN := runs/pinwheel
 
-.PHONY: install demo test lint bench-install bench-quality bench-sequence bench-speed bench-scale pretrained clean
+.PHONY: install demo test lint bench-install bench-quality bench-tables bench-sequence bench-speed bench-scale pretrained clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ bench-install: install
 
 bench-quality: bench-install
 	$(BIN)/python benchmarks/quality.py
+
+bench-tables: bench-install
+	$(BIN)/python benchmarks/tables.py $(ARGS)
 
 bench-sequence: install
 	$(BIN)/python benchmarks/sequence.py $(ARGS)
