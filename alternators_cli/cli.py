@@ -849,7 +849,9 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
         return
     reference = default_reference(ckpt)
     if reference is None:
-        print("no held-out data to evaluate against (use --heldout > 0)", file=sys.stderr)
+        kept = 0 if ckpt.heldout is None else len(ckpt.heldout)
+        print(f"no evaluation: {kept} held-out row(s), at least 4 are needed (more rows, or "
+              "a larger --heldout)", file=sys.stderr)
         return
     from alternators_cli import engine, evaluation
 
@@ -1004,7 +1006,7 @@ def print_report(result: dict, as_json: bool, source: str) -> None:
     if result.get("units") == "standardised":
         sizes = (f"{result['n']} samples, {result['n_reference']} reference rows, "
                  "standardised units")
-    table = RichTable(title=f"{source} vs {result['reference']} ({sizes})")
+    table = RichTable(title=f"{source} vs {result['reference']}", caption=sizes)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("floor", justify="right")
@@ -1012,15 +1014,21 @@ def print_report(result: dict, as_json: bool, source: str) -> None:
     labels = {"energy_distance": "energy distance", "mmd": "MMD^2", "sliced_w2": "sliced W2"}
     for key in METRICS:
         r = result[key]
-        table.add_row(labels[key], f"{r['value']:.5g}", f"{r['floor']:.5g}", f"{r['ratio']:.2f}")
+        ratio = f"{r['ratio']:.2f}"
+        if "ratio_low" in r:
+            ratio += f" [{r['ratio_low']:.2f}, {r['ratio_high']:.2f}]"
+        table.add_row(labels[key], f"{r['value']:.5g}", f"{r['floor']:.5g}", ratio)
     console = Console(width=100)
     console.print(table)
     if "excess_energy" in result:
-        rows = [("samples", result)] + list(result.get("baselines", {}).items())
-        beside = RichTable(title="beside baselines fitted on the training part")
+        own = "this model" if result.get("baselines") else "samples"
+        rows = [(own, result)] + list(result.get("baselines", {}).items())
+        title = ("beside baselines fitted on the training part" if result.get("baselines")
+                 else "unbiased energy distance and classifier test")
+        beside = RichTable(title=title)
         beside.add_column("model")
-        beside.add_column("energy distance, unbiased [95% interval]", justify="right")
-        beside.add_column("classifier accuracy (0.5 = indistinguishable)", justify="right")
+        beside.add_column("energy (unbiased) [95% interval]", justify="right")
+        beside.add_column("classifier accuracy (0.5 = alike)", justify="right")
         for name, r in rows:
             e, c = r["excess_energy"], r["c2st"]
             beside.add_row(name, f"{e['value']:.4f} [{e['low']:.4f}, {e['high']:.4f}]",

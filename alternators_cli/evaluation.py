@@ -154,14 +154,20 @@ class TableScorer:
             floor = floors[k]
             result[k] = {"value": values[k], "floor": floor,
                          "ratio": values[k] / floor if floor > 0 else float("inf")}
-        result["excess_energy"] = self._excess_energy(s)
+        excess, bias = self._excess_energy(s)
+        energy = result["energy_distance"]
+        if energy["floor"] > 0:  # V = U + the bias terms: the ratio's interval from U's
+            energy["ratio_low"] = (excess["low"] + bias) / energy["floor"]
+            energy["ratio_high"] = (excess["high"] + bias) / energy["floor"]
+        result["excess_energy"] = excess
         result["c2st"] = classifier_two_sample(s, self.R, self.seed)
         return result
 
-    def _excess_energy(self, s: np.ndarray) -> dict:
+    def _excess_energy(self, s: np.ndarray) -> tuple[dict, float]:
         """U-statistic energy distance 2 E|S-R| - E|S-S'| - E|R-R'| (off-diagonal means;
         about 0 for a perfect model, negative by chance), and a 95 % interval from
-        resampling the reference rows (the sample side is large and held fixed)."""
+        resampling the reference rows (the sample side is large and held fixed); with the
+        V-statistic's bias over it, delta_s / n + delta_r / M."""
         S = torch.as_tensor(s, dtype=torch.float64)
         R = torch.as_tensor(self.R, dtype=torch.float64)
         n = len(S)
@@ -182,7 +188,8 @@ class TableScorer:
                     - self.d_rr_boot.sum() / (m * (m - 1)))
         boot = (cross - delta_s - within).numpy() - own + value
         low, high = np.quantile(boot, [0.025, 0.975])
-        return {"value": value, "low": float(low), "high": float(high), "level": 0.95}
+        bias = delta_s / n + self.delta_r / self.M
+        return {"value": value, "low": float(low), "high": float(high), "level": 0.95}, bias
 
 
 def classifier_two_sample(s: np.ndarray, r: np.ndarray, seed: int) -> dict:

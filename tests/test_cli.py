@@ -259,7 +259,7 @@ def test_train_hints_name_only_real_options(runner, tmp_path):
     its messages mention must be an option `train` accepts."""
     import re
 
-    data = write_csv(tmp_path / "few.csv", draw_builtin("moons", 30, 0))
+    data = write_csv(tmp_path / "few.csv", draw_builtin("moons", 6, 0))
     result = invoke(runner, ["train", data, "--out", tmp_path / "run", "--epochs", 1,
                              "--hidden", 8, "--steps", 2, "--latent-dim", 2, "--device", "cpu"])
     assert_ok(result)
@@ -380,7 +380,7 @@ def test_evaluate_csv_checkpoint_defaults_to_its_held_out_rows(runner, csv_run):
     assert_ok(result)
     report = json.loads(result.stdout)
     _check_report(report)
-    assert report["n"] == 10  # 20 held-out rows: n is capped at half
+    assert report["n"] == 5000 and report["n_reference"] == 50  # every held-out row
     assert "held-out" in report["reference"]
 
 
@@ -407,7 +407,7 @@ def test_evaluate_samples_from_npy_and_a_file_reference(runner, tmp_path):
     assert_ok(result)
     report = json.loads(result.stdout)
     _check_report(report)
-    assert report["n"] == 60
+    assert report["n"] == 200 and report["n_reference"] == 120
 
 
 def test_evaluate_samples_from_stdin(runner, tiny_run):

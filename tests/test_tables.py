@@ -158,8 +158,9 @@ def test_table_floor_makes_a_perfect_model_score_about_1():
         ref = evaluation.Reference("t", False, draw_builtin("moons", 200, 100 + seed))
         good = evaluation.report(draw_builtin("moons", 2000, seed), ref, 2000, seed)
         ratios.append([good[k]["ratio"] for k in ("energy_distance", "mmd", "sliced_w2")])
-        e = good["excess_energy"]
+        e, energy = good["excess_energy"], good["energy_distance"]
         assert e["low"] <= e["value"] <= e["high"]
+        assert energy["ratio_low"] <= energy["ratio"] <= energy["ratio_high"]
         covered += e["low"] <= 0 <= e["high"]
         assert abs(good["c2st"]["accuracy"] - 0.5) < 0.15
     mean = np.mean(ratios, axis=0)
