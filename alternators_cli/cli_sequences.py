@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +94,11 @@ class Input:
     columns: list[str]  # the input's names, in the input's order
     order: list[int]  # output channel k is model channel order[k]
     time: object = None  # timeindex.TimeIndex or None
+    notes: list[str] = field(default_factory=list)  # to say once the input is accepted
+
+    def say_notes(self) -> None:
+        for note in self.notes:
+            say(note)
 
     def to_input_order(self, a: np.ndarray) -> np.ndarray:
         return a[..., self.order]
@@ -106,8 +111,6 @@ def read_input(spec: str, ckpt, time_column: str | None = None) -> Input:
     from alternators_cli.timeindex import read_series
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None, time_column)
-    for note in series.notes:
-        say(note)
     values, columns = series.values, list(series.columns)
     model = ckpt.columns
     named_model = model != default_columns(ckpt.dim)
@@ -138,7 +141,9 @@ def read_input(spec: str, ckpt, time_column: str | None = None) -> Input:
                 f"{ckpt.dim}"
             )
         order = list(range(ckpt.dim))
-    return Input(values, columns, order, series.time)
+        if not series.has_header:  # by position: the model's names
+            columns = list(model)
+    return Input(values, columns, order, series.time, series.notes)
 
 
 def training_series(spec: str, settings) -> tuple[np.ndarray, list[str]]:
@@ -306,6 +311,7 @@ def impute(
     check_plot_target(plot)
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
     given = read_input(input_spec, ckpt, time_column)
+    given.say_notes()
     values = given.values
     plot_band = band if band is not None else 0.9
     band_drawn = band if band is not None else (plot_band if plot else None)
@@ -410,6 +416,7 @@ def forecast(
     given = read_input(input_spec, ckpt, time_column)
     history = given.values
     future_times = given.time.future(horizon) if given.time is not None else None
+    given.say_notes()
     paths = forecast_paths(ckpt.model, ckpt.normalizer, history, horizon, n, seed)  # (n,N,H,D)
     paths = given.to_input_order(paths)
     N, _, D = history.shape
@@ -494,6 +501,7 @@ def evaluate_sequence_checkpoint(
         return
     if input_spec is not None:
         given = read_input(input_spec, ckpt)
+        given.say_notes()
         values, time = given.values, given.time
         source, start = f"--input {input_spec}", None
         unseen = 0  # every step is held out
@@ -528,6 +536,7 @@ def evaluate_sequence_checkpoint(
         from alternators_cli.sequence_metrics import detect_season
 
         season = detect_season(values, max_lag=max(2, min(start, sq.BACKTEST_HISTORY)))
+    sq.backtest_windows(values, start, horizon)  # refuses, before any progress line
     say(f"evaluating on {source}: {T} steps, forecasts scored from step {start + 1}")
     result = {"segments": int(segs.shape[0]), "length": int(segs.shape[1]), "draws": 50,
               "source": source, "hidden_from_step": scored_from + 1}

@@ -281,6 +281,25 @@ def backtest_origins(length: int, start: int, horizon: int,
     return np.unique(np.linspace(start, last, count).round().astype(np.int64))
 
 
+def backtest_windows(series: np.ndarray, start: int, horizon: int):
+    """(origins, history, past (N*K, history, D), future (N*K, H, D)) of a backtest of
+    series (N, T, D) scored from step `start`; BadInput when there is nothing to score."""
+    N, T, D = series.shape
+    origins = backtest_origins(T, start, horizon)
+    if len(origins) == 0:
+        raise BadInput(f"the series has {T - start} step(s) to score after its first "
+                       f"forecast origin, fewer than --horizon {horizon}: too short; give a "
+                       "smaller --horizon or a longer series")
+    history = min(int(origins[0]), BACKTEST_HISTORY)
+    steps = origins[:, None] + np.arange(-history, horizon)  # (K, history + H)
+    windows = series[:, steps].reshape(N * len(origins), history + horizon, D)
+    past, future = windows[:, :history], windows[:, history:]
+    if np.isnan(future[:, -1]).all():
+        raise BadInput(f"no observed value at forecast horizon {horizon} after any origin "
+                       "to score against: give a series observed there, or another --horizon")
+    return origins, history, past, future
+
+
 @dataclass
 class Backtest:
     """Rolling-origin forecasts of a series (N, T, D): from each origin o, `draws` paths of
@@ -302,18 +321,7 @@ def backtest(
     `start` on are the scored part), each from the same number of steps of history, and
     score them (see `forecast_scores`)."""
     N, T, D = series.shape
-    origins = backtest_origins(T, start, horizon)
-    if len(origins) == 0:
-        raise BadInput(f"the series has {T - start} step(s) to score after its first "
-                       f"forecast origin, fewer than --horizon {horizon}: give a smaller "
-                       "--horizon or a longer series")
-    history = min(int(origins[0]), BACKTEST_HISTORY)
-    steps = origins[:, None] + np.arange(-history, horizon)  # (K, history + H)
-    windows = series[:, steps].reshape(N * len(origins), history + horizon, D)
-    past, future = windows[:, :history], windows[:, history:]
-    if np.isnan(future[:, -1]).all():
-        raise BadInput(f"no observed value at forecast horizon {horizon} after any origin "
-                       "to score against: give a series observed there, or another --horizon")
+    origins, history, past, future = backtest_windows(series, start, horizon)
     progress(f"backtest: forecasts of {horizon} steps from {len(origins)} origins")
     paths = forecast(model, normalizer, past, horizon, draws, seed)  # (S, N*K, H, D)
     report = forecast_scores(paths, past, future, season)
