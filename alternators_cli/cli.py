@@ -372,10 +372,10 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
         dim = series.shape[2]
         return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
     name = data_name(spec)
-    values, columns = training_series(spec, settings)  # may shorten a default --window
+    values, columns, notes = training_series(spec, settings)  # may shorten --window
     train_part, heldout = split_series(values, settings.heldout, settings.window)
     data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
-                        kind="sequence")
+                        kind="sequence", notes=notes)
     return data, heldout if heldout.shape[1] else None
 
 
@@ -763,6 +763,8 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
             f"epochs on {device}{processes}; writing {run_dir}/",
             file=sys.stderr, flush=True,
         )
+        for note in training_data.notes:  # e.g. a time column, a shorter default --window
+            print(note, file=sys.stderr, flush=True)
     started = time.perf_counter()
 
     def save() -> None:

@@ -146,24 +146,25 @@ def read_input(spec: str, ckpt, time_column: str | None = None) -> Input:
     return Input(values, columns, order, series.time, series.notes)
 
 
-def training_series(spec: str, settings) -> tuple[np.ndarray, list[str]]:
-    """A user's series for `train` (the time column, if any, is not a channel). Without
-    --window, a series too short for the default window gets a shorter one."""
+def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[str]]:
+    """A user's series for `train` (the time column, if any, is not a channel), and notes
+    to say once training starts. Without --window, a series too short for the default
+    window gets a shorter one."""
     from alternators_cli.timeindex import describe, read_series
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None)
-    for note in series.notes:
-        say(note)
+    notes = list(series.notes)
     if series.time is not None:
-        say(f"time column {series.time.name!r}: {describe(series.time)}")
+        notes.insert(0, f"time column {series.time.name!r}: {describe(series.time)}")
     T = series.values.shape[1]
     train_steps = T - (int(round(T * settings.heldout)) if settings.heldout > 0 else 0)
     default = settings.window
     if "window" not in settings.model_fields_set and train_steps < SHORT_SERIES * default:
         settings.window = max(2, min(train_steps, max(MIN_WINDOW, train_steps // SHORT_SERIES)))
-        say(f"--window {settings.window} for {train_steps} training steps (the default "
-            f"{default} wants {SHORT_SERIES * default} or more; give --window to choose)")
-    return series.values, series.columns
+        notes.append(f"--window {settings.window} for {train_steps} training steps (the "
+                     f"default {default} wants {SHORT_SERIES * default} or more; give "
+                     "--window to choose)")
+    return series.values, series.columns, notes
 
 
 SHORT_SERIES = 4  # a series shorter than this many default windows gets a shorter window
@@ -487,6 +488,9 @@ def evaluate_sequence_checkpoint(
     window = int(ckpt.settings["window"])
     time = None
     if input_spec is None and ckpt.data.get("builtin"):
+        if plot:
+            raise BadInput("--plot for a built-in sequence model: give --input a series to "
+                           "backtest")
         horizon = horizon or DEFAULT_HORIZON
         length = window + horizon
         values, states = sq.lorenz_heldout(sq.EVAL_SEGMENTS, length, seed)
@@ -495,8 +499,6 @@ def evaluate_sequence_checkpoint(
         result = sq.evaluate(ckpt.model, ckpt.normalizer, values, seed, horizon=horizon,
                              season=season, states=states, progress=progress_line)
         result["source"] = f"fresh {ckpt.data['name']} trajectories"
-        if plot:
-            raise BadInput("--plot for a built-in sequence model: give --input a series")
         print_sequence_report(result, as_json)
         return
     if input_spec is not None:

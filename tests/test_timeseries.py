@@ -382,3 +382,23 @@ def test_training_on_a_file_with_duplicated_times_is_refused(runner, tmp_path):
                              *TINY])
     assert "appears twice" in assert_one_line_error(result, 2)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_refused_train_on_a_dated_csv_says_one_line(runner, dated_run, tmp_path):
+    # The notes about the data (time column, shorter window) come once training starts.
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    result = invoke(runner, ["train", dated_run["csv"], "--kind", "sequence", "--out", busy,
+                             *TINY])
+    assert "not empty" in assert_one_line_error(result, 2)
+    assert [p.name for p in busy.iterdir()] == ["keep.txt"]
+
+
+def test_headerless_dated_csv(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("".join(f"{d},{i},{2 * i}\n" for i, d in enumerate(days(4))))
+    series = read_series(str(path))
+    assert not series.has_header and series.columns == ["x0", "x1"]
+    assert series.time.frequency.name == "daily"
+    np.testing.assert_array_equal(series.values[0, :, 1], [0, 2, 4, 6])
