@@ -60,6 +60,12 @@ TimeColumnOpt = Annotated[
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="The same table as JSON: {columns, rows: [{...}]}.")
 ]
+IdColumnOpt = Annotated[
+    str | None,
+    typer.Option("--id-column", show_default=False,
+                 help="Several series in one file (long format): the column naming each "
+                      "row's series [default: the one text column beside a time column]."),
+]
 PlotOpt = Annotated[
     Path | None, typer.Option("--plot", help="Also write a PNG picture of the result.")
 ]
@@ -95,6 +101,9 @@ class Input:
     order: list[int]  # output channel k is model channel order[k]
     time: object = None  # timeindex.TimeIndex or None
     notes: list[str] = field(default_factory=list)  # to say once the input is accepted
+    ids: list[str] | None = None  # several dated series in one file: their names
+    id_name: str | None = None
+    spans: list[tuple[int, int]] | None = None  # grid steps [start, stop) of each series
 
     def say_notes(self) -> None:
         for note in self.notes:
@@ -104,13 +113,15 @@ class Input:
         return a[..., self.order]
 
 
-def read_input(spec: str, ckpt, time_column: str | None = None) -> Input:
+def read_input(spec: str, ckpt, time_column: str | None = None,
+               id_column: str | None = None) -> Input:
     """The series of --input, its channels matched to the model's: by name when both the
     file and the model have names (any order), else by position."""
     from alternators_cli.data import default_columns
     from alternators_cli.timeindex import read_series
 
-    series = read_series(spec, sys.stdin.buffer if spec == "-" else None, time_column)
+    series = read_series(spec, sys.stdin.buffer if spec == "-" else None, time_column,
+                         id_column)
     values, columns = series.values, list(series.columns)
     model = ckpt.columns
     named_model = model != default_columns(ckpt.dim)
@@ -143,7 +154,8 @@ def read_input(spec: str, ckpt, time_column: str | None = None) -> Input:
         order = list(range(ckpt.dim))
         if not series.has_header:  # by position: the model's names
             columns = list(model)
-    return Input(values, columns, order, series.time, series.notes)
+    return Input(values, columns, order, series.time, series.notes, series.ids,
+                 series.id_name, series.spans)
 
 
 def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[str]]:
@@ -196,27 +208,37 @@ def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, out
 
 @dataclass
 class OutTable:
-    """Rows of a result: leading integer columns, an optional time column (text), then
-    float columns. Written as CSV or as JSON with the same numbers."""
+    """Rows of a result: leading text columns (series id, time), leading integer columns
+    (series, step), then float columns. Written as CSV or as JSON with the same numbers."""
 
     index_names: list[str]
     index: np.ndarray | None  # (R, k) int
-    time_name: str | None
-    times: list[str] | None
+    text_names: list[str]
+    text: list[list[str]] | None  # per row, one cell per text column
     names: list[str]
     values: np.ndarray  # (R, C)
 
     def header(self) -> list[str]:
-        return self.index_names + ([self.time_name] if self.time_name else []) + self.names
+        return self.text_names + self.index_names + self.names
 
     def csv(self) -> bytes:
+        import csv
+        import io
+
         from alternators_cli import output as enc
 
         body = enc.csv_rows(self.values, index=self.index)
-        if self.times is not None:  # a dated series: no index columns
+        if self.text is not None:
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="")
             lines = body.decode().splitlines()
-            body = "".join(f"{t},{line}\n" for t, line in zip(self.times, lines,
-                                                              strict=True)).encode()
+            out = []
+            for cells, line in zip(self.text, lines, strict=True):
+                buf.seek(0)
+                buf.truncate()
+                writer.writerow(cells)
+                out.append(f"{buf.getvalue()},{line}\n")
+            body = "".join(out).encode()
         return enc.csv_header(self.header()) + body
 
     def json(self, meta: dict) -> bytes:
@@ -225,15 +247,42 @@ class OutTable:
         rows = []
         for r in range(len(self.values)):
             row: dict = {}
+            if self.text is not None:
+                row.update(zip(self.text_names, self.text[r], strict=True))
             if self.index is not None:
                 row.update(zip(self.index_names, map(int, self.index[r]), strict=True))
-            if self.times is not None:
-                row[self.time_name] = self.times[r]
             for name, v in zip(self.names, self.values[r], strict=True):
                 row[name] = float(FLOAT_FORMAT % v) if np.isfinite(v) else None
             rows.append(row)
         doc = {**meta, "columns": self.header(), "rows": rows}
         return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+
+
+def result_table(given: Input, block: np.ndarray, names: list[str], future=None,
+                 ) -> OutTable:
+    """The rows of `block` (N * T', C), series-major, labelled for the input: by series id
+    and time (several dated series), time (one dated series), or integer series / step."""
+    from alternators_cli import output as enc
+
+    N = given.values.shape[0]
+    time = given.time
+    rows = block.shape[0] // N
+    if time is not None:
+        labels = time.format(future) if future is not None else time.format()
+        if given.ids is not None:
+            keep, text = [], []
+            for n, name in enumerate(given.ids):
+                start, stop = (0, rows) if future is not None else given.spans[n]
+                keep += list(range(n * rows + start, n * rows + stop))
+                text += [[name, labels[t]] for t in range(start, stop)]
+            return OutTable([], None, [given.id_name, time.name], text, names, block[keep])
+        return OutTable([], None, [time.name], [[t] for t in labels], names, block)
+    if future is not None:  # forecast steps, from 1
+        index = enc.grid_index(N, rows) + [0, 1]
+        return OutTable(["series", "step"] if N > 1 else ["step"],
+                        index if N > 1 else index[:, 1:], [], None, names, block)
+    return OutTable(["series"] if N > 1 else [], enc.grid_index(N, rows)[:, :1] if N > 1
+                    else None, [], None, names, block)
 
 
 def write_table(table: OutTable, output, as_json: bool, meta: dict) -> None:
@@ -258,11 +307,18 @@ def check_plot_target(plot: Path | None) -> None:
     check_writable_target(plot)
 
 
-def time_meta(time) -> dict:
-    if time is None:
-        return {"time_column": None, "frequency": None}
-    return {"time_column": time.name,
-            "frequency": time.frequency.name if time.frequency else "irregular"}
+def series_name(given: Input) -> str:
+    return repr(given.ids[0]) if given.ids else "0"
+
+
+def time_meta(given: Input) -> dict:
+    time = given.time
+    meta = {"time_column": None, "frequency": None} if time is None else {
+        "time_column": time.name,
+        "frequency": time.frequency.name if time.frequency else "irregular"}
+    if given.ids is not None:
+        meta.update(id_column=given.id_name, series=list(given.ids))
+    return meta
 
 
 def _x_axis(time, length: int, offset: int = 0):
@@ -282,6 +338,7 @@ def impute(
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
     time_column: TimeColumnOpt = None,
+    id_column: IdColumnOpt = None,
     fmt: SeqFormatOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
@@ -311,7 +368,7 @@ def impute(
         raise BadInput("--json and --format npy: give only one")
     check_plot_target(plot)
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
-    given = read_input(input_spec, ckpt, time_column)
+    given = read_input(input_spec, ckpt, time_column, id_column)
     given.say_notes()
     values = given.values
     plot_band = band if band is not None else 0.9
@@ -321,8 +378,11 @@ def impute(
     if band is None and plot:
         result["lower_plot"], result["upper_plot"] = result.pop("lower"), result.pop("upper")
     res = {k: given.to_input_order(v) for k, v in result.items()}
-    missing = int(np.isnan(values).sum())
     N, T, D = values.shape
+    inside = np.ones(values.shape, dtype=bool)  # cells in the output (each series' span)
+    for k, (start, stop) in enumerate(given.spans or []):
+        inside[k, :start] = inside[k, stop:] = False
+    missing = int((np.isnan(values) & inside).sum())
     columns = given.columns
     if npy:
         parts = [res["median"]]
@@ -344,13 +404,9 @@ def impute(
                 names += [f"{c}_lower" for c in columns] + [f"{c}_upper" for c in columns]
                 blocks += [res["lower"].reshape(-1, D), res["upper"].reshape(-1, D)]
             block = np.hstack(blocks)
-        time = given.time
-        table = OutTable(["series"] if N > 1 else [],
-                         enc.grid_index(N, T)[:, :1] if N > 1 else None,
-                         time.name if time else None, time.format() if time else None,
-                         names, block)
+        table = result_table(given, block, names)
         meta = {"command": "impute", "draws": n, "quantiles": qs, "band": band,
-                "missing_cells": missing, **time_meta(time)}
+                "missing_cells": missing, **time_meta(given)}
         write_table(table, output, as_json, meta)
     say(f"filled {missing} missing cell(s) with the median of {n} completions")
     if plot:
@@ -360,7 +416,7 @@ def impute(
         hi = res["upper"] if band is not None else res["upper_plot"]
         observed = given.to_input_order(values)
         title = f"{ckpt.data['name']} model: {missing} missing cell(s) filled"
-        title += f" (series 0 of {N})" if N > 1 else ""
+        title += f" (series {series_name(given)}, 1 of {N})" if N > 1 else ""
         write_plot(plot, impute_png(observed[0], res["median"][0], lo[0], hi[0],
                                     _x_axis(given.time, T), columns, title,
                                     f"central {plot_band:.0%} of {n} completions"))
@@ -384,6 +440,7 @@ def forecast(
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
     time_column: TimeColumnOpt = None,
+    id_column: IdColumnOpt = None,
     fmt: Annotated[
         Format, typer.Option("--format", help="csv: median and band per channel; npy: all "
                                               "paths, (n, H, D), or (n, N, H, D) for N series.")
@@ -414,7 +471,7 @@ def forecast(
                        "for the CSV table")
     check_plot_target(plot)
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
-    given = read_input(input_spec, ckpt, time_column)
+    given = read_input(input_spec, ckpt, time_column, id_column)
     history = given.values
     future_times = given.time.future(horizon) if given.time is not None else None
     given.say_notes()
@@ -435,16 +492,11 @@ def forecast(
             names = [c + suffix for c in columns for suffix in ("", "_lower", "_upper")]
             stacked = np.stack([median, *np.quantile(paths, [lo, hi], axis=0)])
         block = np.moveaxis(stacked, 0, -1).reshape(N * horizon, -1)  # channel-major
-        rows = enc.grid_index(N, horizon) + [0, 1]  # (series, step), steps from 1
-        if future_times is not None:
-            table = OutTable([], None, given.time.name, given.time.format(future_times),
-                             names, block)
-        else:
-            table = OutTable(["series", "step"] if N > 1 else ["step"],
-                             rows if N > 1 else rows[:, 1:], None, None, names, block)
+        future = future_times if future_times is not None else np.arange(horizon)
+        table = result_table(given, block, names, future=future)
         meta = {"command": "forecast", "horizon": horizon, "draws": n, "quantiles": qs,
                 "band": None if qs else (band if band is not None else 0.9),
-                **time_meta(given.time)}
+                **time_meta(given)}
         write_table(table, output, as_json, meta)
     if plot:
         from alternators_cli.plots import forecast_png
@@ -464,7 +516,7 @@ def forecast(
         title = f"{ckpt.data['name']} model: forecast of {horizon} steps, {n} paths"
         if given.time is not None and given.time.frequency is not None:
             title += f" ({given.time.frequency.name})"
-        title += f" (series 0 of {N})" if N > 1 else ""
+        title += f" (series {series_name(given)}, 1 of {N})" if N > 1 else ""
         write_plot(plot, forecast_png(observed, hist_x[-shown:], fut_x, median[0], bands,
                                       columns, title))
 

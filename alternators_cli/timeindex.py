@@ -28,8 +28,12 @@ YEAR = re.compile(r"^\d{1,4}(\.0*)?$")  # a plain year, only in a column named -
 MAX_MISSING_SHARE = 0.5
 SECONDS = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 ID_COLUMN_HINT = (
-    "for several series in one file (long format), write one file per series, or a .npy "
-    "array [N, T, D] of N series"
+    "for several series in one file (long format), keep one text column naming each row's "
+    "series (or name it with --id-column) beside the time column, or write one file per "
+    "series"
+)
+DUPLICATE_HINT = (
+    "several series in one file need a column naming each row's series (--id-column)"
 )
 
 
@@ -179,16 +183,18 @@ class TimeIndex:
 
 
 def parse_times(cells: list[str], column: str, source: str, first_row: int,
-                allow_year: bool = False) -> np.ndarray:
+                allow_year: bool = False, rows: list[int] | None = None) -> np.ndarray:
     """Cells of a time column -> strictly increasing datetime64; an unparseable, empty,
-    duplicated or out-of-order time is one BadInput naming its row."""
+    duplicated or out-of-order time is one BadInput naming its data row (`rows`: the row
+    number of each cell, by default counted from `first_row`)."""
+    rows = rows if rows is not None else [first_row + i for i in range(len(cells))]
     parsed = []
     for i, cell in enumerate(cells):
         value = _parse_one(cell, allow_year)
         if value is None:
             what = "is empty" if not cell.strip() else f"{cell.strip()[:40]!r} is not a date"
             raise BadInput(
-                f"{source}, data row {first_row + i}, time column {column!r}: {what} "
+                f"{source}, data row {rows[i]}, time column {column!r}: {what} "
                 "(use ISO dates or timestamps such as 2024-01-31 or 2024-01-31T10:00)"
             )
         parsed.append(value)
@@ -201,11 +207,11 @@ def parse_times(cells: list[str], column: str, source: str, first_row: int,
         if order[i] == zero:
             raise BadInput(
                 f"{source}: time {b!r} appears twice in column {column!r} (data rows "
-                f"{first_row + i} and {first_row + i + 1}); {ID_COLUMN_HINT}"
+                f"{rows[i]} and {rows[i + 1]}); {DUPLICATE_HINT}"
             )
         raise BadInput(
             f"{source}: times in column {column!r} go backwards at data row "
-            f"{first_row + i + 1} ({b!r} after {a!r}): sort the rows by time"
+            f"{rows[i + 1]} ({b!r} after {a!r}): sort the rows by time; {DUPLICATE_HINT}"
         )
     return times
 
@@ -221,6 +227,11 @@ class Series:
     time: TimeIndex | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)  # what was done, for the CLI to say
+    # Several series in one file (long format): their names, the id column's name, and
+    # the span [start, stop) of grid steps each series has rows in.
+    ids: list[str] | None = None
+    id_name: str | None = None
+    spans: list[tuple[int, int]] | None = None
 
 
 def _read_text(spec: str, stdin) -> str:
@@ -251,7 +262,8 @@ def _is_number(cell: str) -> bool:
     return is_number(cell)
 
 
-def read_series(spec: str, stdin=None, time_column: str | None = None) -> Series:
+def read_series(spec: str, stdin=None, time_column: str | None = None,
+                id_column: str | None = None) -> Series:
     """A user's series: `.npy` [N, T, D] / [T, D] / [T], or CSV (rows = time, columns =
     channels, empty or NaN = missing) with an optional header and an optional time column
     (named by `time_column`, or found as the column whose cells are ISO dates). Missing
@@ -293,42 +305,91 @@ def read_series(spec: str, stdin=None, time_column: str | None = None) -> Series
     else:
         found = [j for j, c in enumerate(body[0]) if looks_like_time(c)]
         t_index = found[0] if found else None
-    sample = body[0]
-    for j, cell in enumerate(sample):
-        if j != t_index and not _is_number(cell) and not looks_like_time(cell):
-            name = header[j] if header and j < len(header) else f"column {j + 1}"
-            raise BadInput(
-                f"{source}, data row {first_row}: {name!r} holds text ({cell.strip()[:30]!r}), "
-                f"not numbers: {ID_COLUMN_HINT}"
-            )
+    id_index = None
+    if id_column is not None:
+        if header is None or id_column not in header:
+            have = f"columns: {', '.join(header)}" if header else "no header row"
+            raise BadInput(f"--id-column {id_column}: {source} has no such column ({have})")
+        id_index = header.index(id_column)
+    texts = [j for j, cell in enumerate(body[0]) if j not in (t_index, id_index)
+             and not _is_number(cell) and not looks_like_time(cell)]
+    if id_index is None and len(texts) == 1 and t_index is not None and header is not None:
+        id_index = texts.pop()  # long format: a column naming each row's series
+    if texts:
+        named = [repr(header[j]) if header and j < len(header) else f"column {j + 1}"
+                 for j in texts]
+        verb = "holds" if len(texts) == 1 else "hold"
+        raise BadInput(
+            f"{source}, data row {first_row}: {', '.join(named)} {verb} text "
+            f"({body[0][texts[0]].strip()[:30]!r}), not numbers: {ID_COLUMN_HINT}"
+        )
+    if id_index is not None and t_index is None:
+        raise BadInput(f"{source}: several series (column {header[id_index]!r}) need a time "
+                       "column to line them up: add one, or write one file per series")
     if t_index is None:
         table = parse_csv(text, source)
-        values = table.values
-        columns = table.columns
-        time = None
-    else:
-        name = header[t_index] if header else "time"
-        cells = [row[t_index] if t_index < len(row) else "" for row in body]
-        blanked = [row[:t_index] + [""] + row[t_index + 1:] if t_index < len(row) else row
-                   for row in body]
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-        if header is not None:
-            writer.writerow(first)
-        writer.writerows(blanked)
-        table = parse_csv(buf.getvalue(), source)  # row and column numbers as in the file
+        series = Series(_checked(table.values[None], table.columns, source), table.columns,
+                        has_header, None, source)
+        return series
+    special = [j for j in (t_index, id_index) if j is not None]
+    name = header[t_index] if header else "time"
+    cells = [row[t_index] if t_index < len(row) else "" for row in body]
+    blanked = [[("" if j in special else c) for j, c in enumerate(row)] for row in body]
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    if header is not None:
+        writer.writerow(first)
+    writer.writerows(blanked)
+    table = parse_csv(buf.getvalue(), source)  # row and column numbers as in the file
+    keep = [j for j in range(table.values.shape[1]) if j not in special]
+    if not keep:
+        raise BadInput(f"{source} has a time column {name!r} but no channels")
+    values = table.values[:, keep]
+    columns = [table.columns[j] for j in keep] if header else [f"x{i}" for i in range(len(keep))]
+    space = any(" " in c.strip() for c in cells[:5])
+    if id_index is None:
         times = parse_times(cells, name, source, first_row, allow_year)
-        keep = [j for j in range(table.values.shape[1]) if j != t_index]
-        if not keep:
-            raise BadInput(f"{source} has a time column {name!r} but no channels")
-        values = table.values[:, keep]
-        columns = [table.columns[j] for j in keep] if header else [
-            f"x{i}" for i in range(len(keep))]
-        space = any(" " in c.strip() for c in cells[:5])
         time = TimeIndex(name, times, infer_frequency(times), space_separator=space)
-    series = Series(_checked(values[None], columns, source), columns, has_header, time, source)
-    if time is not None:
-        series = regular_grid(series)
+        series = Series(_checked(values[None], columns, source), columns, has_header, time,
+                        source)
+        return regular_grid(series)
+    return _long_format(values, columns, cells, [row[id_index].strip() for row in body],
+                        header[id_index], name, source, first_row, allow_year, space)
+
+
+def _long_format(values, columns, cells, ids, id_name, time_name, source, first_row,
+                 allow_year, space) -> Series:
+    """Rows of several series (an id column) -> (N, T, D) on one grid of times: the union of
+    every series' times at their common frequency, NaN where a series has no row."""
+    names = list(dict.fromkeys(ids))  # in order of first appearance
+    rows_of = {k: [i for i, v in enumerate(ids) if v == k] for k in names}
+    per = {}
+    for k in names:
+        rows = rows_of[k]
+        try:
+            per[k] = parse_times([cells[i] for i in rows], time_name, source, first_row,
+                                 allow_year, rows=[first_row + i for i in rows])
+        except BadInput as exc:
+            message = str(exc).replace(f"; {DUPLICATE_HINT}", "")
+            raise BadInput(f"{message} (series {k!r})") from None
+    union = np.unique(np.concatenate([per[k] for k in names]))
+    freq = infer_frequency(union)
+    if freq is not None:
+        grid_times = freq.at(union[0], np.arange(int(freq.positions(union)[-1]) + 1))
+    else:
+        grid_times = union
+    T, D = len(grid_times), values.shape[1]
+    out = np.full((len(names), T, D), np.nan)
+    spans = []
+    for n, k in enumerate(names):
+        at = np.searchsorted(grid_times, per[k].astype(grid_times.dtype))
+        out[n, at] = values[rows_of[k]]
+        spans.append((int(at[0]), int(at[-1]) + 1))
+    time = TimeIndex(time_name, grid_times, freq, space_separator=space)
+    series = Series(_checked(out, columns, source), columns, True, time, source,
+                    ids=names, id_name=id_name, spans=spans)
+    series.notes.append(f"{len(names)} series in column {id_name!r}, on {T} "
+                        f"{freq.name if freq else 'irregular'} times")
     return series
 
 

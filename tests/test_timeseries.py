@@ -332,8 +332,13 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     irregular = [str(np.datetime64("2024-01-01") + int(d)) for d in
                  [0, 1, 2, 5, 9, 14, 20, 27, 35, 44, 54, 65]]
     long = tmp_path / "long.csv"
-    long.write_text("store,date,sales,visits\n" + "".join(
-        f"{s},{d},1,2\n" for s in "AB" for d in days(6)))
+    long.write_text("store,region,date,sales,visits\n" + "".join(
+        f"{s},east,{d},1,2\n" for s in "AB" for d in days(6)))
+    no_time = tmp_path / "no_time.csv"
+    no_time.write_text("store,sales,visits\n" + "".join(f"{s},1,2\n" for s in "AABB"))
+    twice_in_one = tmp_path / "twice_in_one.csv"
+    twice_in_one.write_text("store,date,sales,visits\n" + "".join(
+        f"{s},{d},1,2\n" for s in "AB" for d in [*days(3), days(3)[-1]]))
     return {
         "unparseable_date": write_dated(tmp_path / "bad.csv", bad_date, values, CHANNELS),
         "duplicated_time": write_dated(tmp_path / "twice.csv", twice, values, CHANNELS),
@@ -344,7 +349,10 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
         "missing_channel": write_dated(tmp_path / "missing.csv", days(12), values[:, :1],
                                        ["sales"]),
         "irregular": write_dated(tmp_path / "irregular.csv", irregular, values, CHANNELS),
-        "long_format": long,
+        "long_format_two_text_columns": long,
+        "long_format_without_times": no_time,
+        "long_format_id_without_times": no_time,
+        "long_format_duplicated_time": twice_in_one,
     }
 
 
@@ -355,7 +363,13 @@ BAD = {
     "unknown_channel": (["forecast", "-H", "2"], "unknown channel(s) 'promo'"),
     "missing_channel": (["impute"], "missing channel(s) 'visits'"),
     "irregular": (["forecast", "-H", "2"], "irregular"),
-    "long_format": (["impute"], "one file per series"),
+    "long_format_two_text_columns": (["impute"], "'store', 'region' hold text"),
+    "long_format_without_times": (["impute"], "beside the time column"),
+    "long_format_id_without_times": (["impute", "--id-column", "store"],
+                                     "need a time column"),
+    "long_format_duplicated_time": (["impute"], "appears twice in column 'date' (data rows "
+                                                "4 and 5) (series 'A')"),
+    "unknown_id_column": (["impute", "--id-column", "shop"], "no such column"),
     "unknown_time_column": (["impute", "--time-column", "when"], "no such column"),
     "band_and_quantiles": (["impute", "--band", "0.9", "--quantiles", "0.1,0.9"],
                            "not both"),
@@ -402,3 +416,51 @@ def test_headerless_dated_csv(tmp_path):
     assert not series.has_header and series.columns == ["x0", "x1"]
     assert series.time.frequency.name == "daily"
     np.testing.assert_array_equal(series.values[0, :, 1], [0, 2, 4, 6])
+
+
+# ---- several series in one file (long format) -----------------------------------------------
+
+
+def _long_csv(tmp_path: Path) -> Path:
+    values = {"north": series_values(30, 4), "south": series_values(25, 5)}
+    values["south"][3, 0] = np.nan
+    lines = ["store,date,sales,visits"]
+    for name, first in (("north", "2024-01-01"), ("south", "2024-01-06")):
+        lines += [f"{name},{d},{a:.6g}," + ("" if math.isnan(b) else f"{b:.6g}")
+                  for d, (a, b) in zip(days(len(values[name]), first), values[name][:, ::-1],
+                                       strict=True)]
+    path = tmp_path / "stores.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_long_format_series_are_read_on_one_grid(tmp_path):
+    series = read_series(str(_long_csv(tmp_path)))
+    assert series.ids == ["north", "south"] and series.id_name == "store"
+    assert series.columns == CHANNELS and series.values.shape == (2, 30, 2)
+    assert series.spans == [(0, 30), (5, 30)]
+    assert np.isnan(series.values[1, :5]).all()  # south has no rows before 2024-01-06
+    assert series.time.format()[:2] == ["2024-01-01", "2024-01-02"]
+
+
+def test_long_format_impute_and_forecast_label_rows_by_series_and_time(runner, dated_run,
+                                                                      tmp_path):
+    path = _long_csv(tmp_path)
+    imp = invoke(runner, ["impute", "-c", dated_run["ckpt"], "--input", path, "-n", 5,
+                          "--json"])
+    fc = invoke(runner, ["forecast", "-c", dated_run["ckpt"], "--input", path, "-H", 2,
+                         "-n", 5, "--quantiles", "0.5"])
+    assert_ok(imp)
+    assert_ok(fc)
+    report = json.loads(imp.stdout)
+    assert report["id_column"] == "store" and report["series"] == ["north", "south"]
+    rows = report["rows"]
+    assert len(rows) == 55 and report["missing_cells"] == 1  # each series' own rows
+    assert [r["date"] for r in rows if r["store"] == "south"] == days(25, "2024-01-06")
+    assert all(r["sales"] is not None for r in rows)
+    assert "filled 1 missing cell(s)" in imp.stderr
+    lines = fc.stdout.splitlines()
+    assert lines[0] == "store,date,sales,sales_q0.5,visits,visits_q0.5"
+    assert [ln.split(",")[:2] for ln in lines[1:]] == [
+        ["north", "2024-01-31"], ["north", "2024-02-01"],
+        ["south", "2024-01-31"], ["south", "2024-02-01"]]
