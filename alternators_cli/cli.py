@@ -998,7 +998,9 @@ def evaluate(
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write a PNG of samples beside the reference.")
+        Path | None,
+        typer.Option("--plot", help="Write a PNG of samples beside the reference (sequences: "
+                                    "the backtest's forecasts against the truth)."),
     ] = None,
     input_spec: Annotated[
         str | None,

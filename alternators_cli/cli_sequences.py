@@ -53,18 +53,17 @@ QuantilesOpt = Annotated[
 ]
 TimeColumnOpt = Annotated[
     str | None,
-    typer.Option("--time-column", show_default=False,
-                 help="The column of the rows' times [default: a column of ISO dates or "
-                      "timestamps, if any]."),
+    typer.Option("--time-column", show_default="a column of ISO dates or timestamps",
+                 help="The column of the rows' times (plain years too, when named)."),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="The same table as JSON: {columns, rows: [{...}]}.")
 ]
 IdColumnOpt = Annotated[
     str | None,
-    typer.Option("--id-column", show_default=False,
+    typer.Option("--id-column", show_default="the one text column beside a time column",
                  help="Several series in one file (long format): the column naming each "
-                      "row's series [default: the one text column beside a time column]."),
+                      "row's series."),
 ]
 PlotOpt = Annotated[
     Path | None, typer.Option("--plot", help="Also write a PNG picture of the result.")

@@ -361,8 +361,10 @@ def _long_format(values, columns, cells, ids, id_name, time_name, source, first_
                  allow_year, space) -> Series:
     """Rows of several series (an id column) -> (N, T, D) on one grid of times: the union of
     every series' times at their common frequency, NaN where a series has no row."""
-    names = list(dict.fromkeys(ids))  # in order of first appearance
-    rows_of = {k: [i for i, v in enumerate(ids) if v == k] for k in names}
+    rows_of: dict[str, list[int]] = {}  # in order of first appearance
+    for i, v in enumerate(ids):
+        rows_of.setdefault(v, []).append(i)
+    names = list(rows_of)
     per = {}
     for k in names:
         rows = rows_of[k]

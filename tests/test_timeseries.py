@@ -171,6 +171,26 @@ def test_evaluate_prints_progress_on_stderr_and_plots_the_backtest(runner, dated
     _assert_png(png)
 
 
+def test_a_checkpoint_without_the_history_backtests_its_heldout_part_alone(
+    runner, dated_run, tmp_path
+):
+    # Files from before `heldout_history`: the first steps of the held-out part are history.
+    import torch
+
+    from alternators_cli import checkpoint
+
+    payload = torch.load(dated_run["ckpt"], weights_only=True)
+    assert payload["heldout_history"].shape == (1, 90, 2)  # every training step, here
+    del payload["heldout_history"]
+    old = tmp_path / "old.pt"
+    with open(old, "wb") as f:
+        checkpoint.save(payload, f)
+    result = invoke(runner, ["evaluate", "-c", old, "--json"])
+    assert_ok(result)
+    fc = json.loads(result.stdout)["forecast"]
+    assert fc["first_origin"] == 5 and fc["horizon"] == 2  # 10 held-out steps: 5 + 5
+
+
 def test_evaluate_input_backtests_a_dated_file(runner, dated_run, tmp_path):
     csv = write_dated(tmp_path / "new.csv", days(60, "2024-06-01"), series_values(60, 3),
                       CHANNELS)
