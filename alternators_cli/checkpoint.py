@@ -94,6 +94,13 @@ class Checkpoint:
         h = self.payload.get("heldout")
         return None if h is None else h.numpy()
 
+    @property
+    def heldout_history(self) -> np.ndarray | None:
+        """Sequences: the last training steps before the held-out part (what a backtest of
+        the held-out part forecasts from); None in files from before it was kept."""
+        h = self.payload.get("heldout_history")
+        return None if h is None else h.numpy()
+
     def settings_it_ran_with(self) -> dict:
         """The file's settings, with the value it ran with for a setting added since it was
         written; a sequence model's leave out the distribution-only ones it never reads."""
@@ -146,12 +153,23 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
         },
         "normalizer": trainer.normalizer.to_state(),
         "heldout": None if heldout is None else torch.from_numpy(heldout.astype(np.float32)),
+        "heldout_history": _heldout_history(data, heldout),
         "state": _to_cpu(trainer.state_dict()),
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
         "baseline": None if trainer.baseline is None else {"gaussian": trainer.baseline},
     }
+
+
+def _heldout_history(data, heldout: np.ndarray | None):
+    """Sequences: the training steps just before the held-out part, kept so that the
+    held-out part can be backtested (see sequences.history_to_keep)."""
+    if data.kind != "sequence" or data.builtin or heldout is None:
+        return None
+    from alternators_cli.sequences import history_to_keep
+
+    return torch.from_numpy(np.ascontiguousarray(history_to_keep(data.train), np.float32))
 
 
 def _to_cpu(obj):

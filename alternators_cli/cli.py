@@ -364,11 +364,8 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
 def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
     """Sequences: (TrainingData of (N, T, D) series, held-out tails or None). A built-in
     is drawn once per run; its evaluation draws fresh trajectories instead of a tail."""
-    from alternators_cli.data import (
-        BUILTINS,
-        default_columns,
-        read_sequences,
-    )
+    from alternators_cli.cli_sequences import training_series
+    from alternators_cli.data import BUILTINS, default_columns
     from alternators_cli.engine import (
         LORENZ_TRAIN_LENGTH,
         TrainingData,
@@ -384,10 +381,10 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
         dim = series.shape[2]
         return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
     name = data_name(spec)
-    values, columns = read_sequences(spec, sys.stdin.buffer if spec == "-" else None)
+    values, columns, notes = training_series(spec, settings)  # may shorten --window
     train_part, heldout = split_series(values, settings.heldout, settings.window)
     data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
-                        kind="sequence")
+                        kind="sequence", notes=notes)
     return data, heldout if heldout.shape[1] else None
 
 
@@ -784,6 +781,8 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
             f"epochs on {device}{processes}; writing {run_dir}/",
             file=sys.stderr, flush=True,
         )
+        for note in training_data.notes:  # e.g. a time column, a shorter default --window
+            print(note, file=sys.stderr, flush=True)
     started = time.perf_counter()
 
     def save() -> None:
@@ -1059,7 +1058,9 @@ def evaluate(
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write a PNG of samples beside the reference.")
+        Path | None,
+        typer.Option("--plot", help="Write a PNG of samples beside the reference (sequences: "
+                                    "the backtest's forecasts against the truth)."),
     ] = None,
     input_spec: Annotated[
         str | None,
@@ -1067,8 +1068,10 @@ def evaluate(
                                      "[default: the checkpoint's held-out part]."),
     ] = None,
     horizon: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Sequences: forecast horizon scored.")
-    ] = 20,
+        int | None,
+        typer.Option(min=1, max=100_000, help="Sequences: forecast horizon scored.",
+                     show_default="20, less for a short series"),
+    ] = None,
     season: Annotated[
         int | None,
         typer.Option(min=2, help="Sequences: season length for the seasonal-naive baseline "
@@ -1096,12 +1099,12 @@ def evaluate(
         check_writable_target(plot)
     ckpt = load_checkpoint(checkpoint_spec, device, kind=None) if checkpoint_spec else None
     if ckpt is not None and ckpt.payload["kind"] == "sequence":
-        if reference_spec is not None or plot is not None:
-            raise BadInput("--reference and --plot are for distributions; a sequence model "
-                           "is scored on --input (or its held-out part)")
+        if reference_spec is not None:
+            raise BadInput("--reference is for distributions; a sequence model is scored on "
+                           "--input (or its held-out part)")
         from alternators_cli.cli_sequences import evaluate_sequence_checkpoint
 
-        evaluate_sequence_checkpoint(ckpt, input_spec, as_json, horizon, season, seed)
+        evaluate_sequence_checkpoint(ckpt, input_spec, as_json, horizon, season, seed, plot)
         return
     if input_spec is not None:
         raise BadInput("--input is for sequence models: give --reference for a distribution")

@@ -181,6 +181,7 @@ class TrainingData:
     heldout: np.ndarray | None = None  # (M, D) data units, user files only
     # Sequences: `train` is (N, T, D) series with NaN = missing (built-ins included).
     kind: str = "distribution"
+    notes: list[str] = field(default_factory=list)  # what reading the data did, to be said
 
     def __len__(self) -> int:
         return 0 if self.train is None else len(self.train)

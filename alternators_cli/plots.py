@@ -226,3 +226,98 @@ def sequence_frames(x: np.ndarray, z: np.ndarray, columns: list[str], title: str
         images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
         plt.close(fig)
     return images
+
+
+# ---- time series: forecasts, imputations, backtests ------------------------------------
+
+MAX_SERIES_CHANNELS = 4  # channels drawn, one panel each
+HISTORY_COLOR, MODEL_COLOR, TRUTH_COLOR = "black", "tab:blue", "tab:gray"
+
+
+def _series_figure(columns: list[str], title: str, width: float = 9.0):
+    shown = min(len(columns), MAX_SERIES_CHANNELS)
+    fig, axes = plt.subplots(shown, 1, figsize=(width, 1.2 + 2.3 * shown), dpi=100,
+                             sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    more = f" (first {shown} of {len(columns)} channels)" if len(columns) > shown else ""
+    fig.suptitle(title + more, fontsize=11)
+    for ax, name in zip(axes, columns, strict=False):
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    return fig, axes
+
+
+def _finish(fig, axes, x) -> bytes:
+    axes[-1].set_xlabel("time" if np.issubdtype(np.asarray(x).dtype, np.datetime64) else "step")
+    if np.issubdtype(np.asarray(x).dtype, np.datetime64):
+        fig.autofmt_xdate()
+    axes[0].legend(loc="upper left", fontsize=8, framealpha=0.8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def forecast_png(
+    history: np.ndarray, history_x: np.ndarray, future_x: np.ndarray, median: np.ndarray,
+    bands: list[tuple[np.ndarray, np.ndarray, str]], columns: list[str], title: str,
+) -> bytes:
+    """History (T, D) in black, then the forecast's median (H, D) and its central bands
+    (lower, upper, label), widest first, as a fan."""
+    fig, axes = _series_figure(columns, title)
+    shades = np.linspace(0.18, 0.4, max(1, len(bands)))
+    for j, ax in enumerate(axes):
+        ax.plot(history_x, history[:, j], color=HISTORY_COLOR, lw=1.2, label="history")
+        # the fan starts at the last observed value, joined to the history
+        seen = np.flatnonzero(~np.isnan(history[:, j]))
+        anchor = seen[-1:] if len(seen) else np.empty(0, dtype=np.int64)
+        join_x = np.concatenate([history_x[anchor], future_x])
+        start = history[anchor, j]
+        for (lo, hi, label), alpha in zip(bands, shades, strict=True):
+            ax.fill_between(join_x, np.concatenate([start, lo[:, j]]),
+                            np.concatenate([start, hi[:, j]]), color=MODEL_COLOR,
+                            alpha=alpha, lw=0, label=label)
+        ax.plot(join_x, np.concatenate([start, median[:, j]]), color=MODEL_COLOR, lw=1.6,
+                label="forecast median")
+    return _finish(fig, axes, future_x)
+
+
+def impute_png(
+    values: np.ndarray, filled: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+    x: np.ndarray, columns: list[str], title: str, band_label: str,
+) -> bytes:
+    """Observed values (T, D) as a line with dots, the filled cells as orange dots on the
+    completed series, and the band of the completions where cells were missing."""
+    fig, axes = _series_figure(columns, title)
+    for j, ax in enumerate(axes):
+        missing = np.isnan(values[:, j])
+        ax.fill_between(x, lower[:, j], upper[:, j], color=MODEL_COLOR, alpha=0.25,
+                        lw=0, label=band_label)
+        ax.plot(x, filled[:, j], color=MODEL_COLOR, lw=0.8, alpha=0.7)
+        ax.plot(x, values[:, j], color=HISTORY_COLOR, lw=1.0, marker=".", ms=3,
+                label="observed")
+        ax.plot(x[missing], filled[missing, j], "o", color="tab:orange", ms=3.5,
+                label=f"filled ({int(missing.sum())})")
+    return _finish(fig, axes, x)
+
+
+def backtest_png(
+    series: np.ndarray, x: np.ndarray, origins: np.ndarray, median: np.ndarray,
+    lower: np.ndarray, upper: np.ndarray, columns: list[str], title: str, band_label: str,
+    first_shown: int = 0,
+) -> bytes:
+    """The truth (T, D) from step `first_shown` on, and the backtest's forecasts from each
+    origin (K,): medians (K, H, D) and bands, alternating colours."""
+    fig, axes = _series_figure(columns, title)
+    H = median.shape[1]
+    colors = ("tab:blue", "tab:orange")
+    for j, ax in enumerate(axes):
+        ax.plot(x[first_shown:], series[first_shown:, j], color=HISTORY_COLOR, lw=1.0,
+                label="truth")
+        for k, origin in enumerate(origins):
+            steps = origin + np.arange(H)
+            color = colors[k % 2]
+            ax.fill_between(x[steps], lower[k, :, j], upper[k, :, j], color=color,
+                            alpha=0.15, lw=0, label=band_label if k == 0 else None)
+            ax.plot(x[steps], median[k, :, j], color=color, lw=1.3,
+                    label="forecast medians" if k == 0 else None)
+        ax.axvline(x[origins[0]], color=TRUTH_COLOR, ls="--", lw=0.8, label="first origin")
+    return _finish(fig, axes, x)

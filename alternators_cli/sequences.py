@@ -4,6 +4,8 @@ and dicts out; never prints or touches files."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -95,15 +97,18 @@ def band_quantiles(band: float) -> tuple[float, float]:
 
 def impute(
     model: SequenceAlternator, normalizer: Normalizer, values: np.ndarray, n: int,
-    seed: int, band: float | None = None,
+    seed: int, band: float | None = None, quantiles: list[float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Fill every missing cell of values (N, T, D) with the median of n completions;
-    observed cells are returned unchanged. With `band`, also the central band's bounds."""
+    observed cells are returned unchanged. With `band`, also the central band's bounds;
+    with `quantiles`, those quantiles of the completions, stacked (Q, N, T, D)."""
     draws, _ = run_draws(model, normalizer, values, n, seed)  # (n, N, T, D)
     out = {"median": np.median(draws, axis=0)}
     if band is not None:
         lo, hi = band_quantiles(band)
         out["lower"], out["upper"] = np.quantile(draws, [lo, hi], axis=0)
+    if quantiles:
+        out["quantiles"] = np.quantile(draws, list(quantiles), axis=0)
     observed = ~np.isnan(values)
     for key in out:
         out[key] = np.where(observed, values, out[key]).astype(np.float32)
@@ -147,56 +152,66 @@ def lorenz_heldout(count: int, length: int, seed: int) -> tuple[np.ndarray, np.n
     return lorenz_series(count, length, rng)
 
 
-def evaluate(
-    model: SequenceAlternator, normalizer: Normalizer, segs: np.ndarray, seed: int,
-    horizon: int = 20, draws: int = 50, season: int | None = None,
-    states: np.ndarray | None = None,
-) -> dict:
-    """Imputation, forecasting and (with true states) latent recovery on held-out
-    segments (M, L, D), each beside its simple baseline; `band_coverage` is the share of
-    true values inside the central 90 % band of the draws (about 0.9 when calibrated)."""
-    rng = np.random.default_rng(seed)
-    result: dict = {"segments": int(segs.shape[0]), "length": int(segs.shape[1]),
-                    "draws": draws, "imputation": [], "forecast": {}}
-    observed = ~np.isnan(segs)
-    for pattern in ("scattered", "blocks"):
-        for fraction in IMPUTE_FRACTIONS:
-            if pattern == "blocks":
-                hide = sm.block_mask(segs.shape, fraction, rng, block=BLOCK)
-            else:
-                hide = sm.scattered_mask(segs.shape, fraction, rng)
-            hide = hide & observed  # only cells with a truth to score
-            if not hide.any():  # segments too short to hide this share of steps
-                continue
-            given = np.where(hide, np.nan, segs)
-            completed = impute(model, normalizer, given, draws, seed, band=COVERAGE_BAND)
-            filled = completed["median"]
-            baseline = sm.linear_interpolation(given)
-            inside = (completed["lower"] <= segs) & (segs <= completed["upper"])
-            row = {"pattern": pattern, "missing": fraction,
-                   "mae": sm.mae(filled, segs, hide), "mse": sm.mse(filled, segs, hide),
-                   "band_coverage": float(inside[hide].mean()),
-                   "linear_mae": sm.mae(baseline, segs, hide),
-                   "linear_mse": sm.mse(baseline, segs, hide)}
-            row["mae_ratio"] = row["mae"] / row["linear_mae"]
-            result["imputation"].append(row)
+def _quiet(message: str) -> None:
+    """The default progress callback: says nothing."""
 
-    history, future = segs[:, :-horizon], segs[:, -horizon:]
-    if np.isnan(future[:, -1]).all():
-        raise BadInput(f"no observed value at forecast horizon {horizon} in any segment to "
-                       "score against: give a series observed there, or another --horizon")
-    paths = forecast(model, normalizer, history, horizon, 2 * draws, seed)  # (S, M, H, D)
+
+def imputation_rows(
+    model: SequenceAlternator, normalizer: Normalizer, segs: np.ndarray, seed: int,
+    draws: int = 50, scored_from: int = 0, progress=_quiet,
+) -> list[dict]:
+    """Imputation of cells hidden from segments (M, L, D) at random (scattered steps, and
+    blocks of BLOCK steps), at each share of IMPUTE_FRACTIONS, beside linear interpolation.
+    Only steps from `scored_from` on are hidden and scored (the ones before are history)."""
+    rng = np.random.default_rng(seed)
+    observed = ~np.isnan(segs)
+    region = (segs.shape[0], segs.shape[1] - scored_from, segs.shape[2])
+    rows = []
+    runs = [(p, f) for p in ("scattered", "blocks") for f in IMPUTE_FRACTIONS]
+    for index, (pattern, fraction) in enumerate(runs):
+        progress(f"imputation {index + 1}/{len(runs)}: {pattern}, {fraction:.0%} missing")
+        hide = np.zeros(segs.shape, dtype=bool)
+        if pattern == "blocks":
+            hide[:, scored_from:] = sm.block_mask(region, fraction, rng, block=BLOCK)
+        else:
+            hide[:, scored_from:] = sm.scattered_mask(region, fraction, rng)
+        hide = hide & observed  # only cells with a truth to score
+        if not hide.any():  # segments too short to hide this share of steps
+            continue
+        given = np.where(hide, np.nan, segs)
+        completed = impute(model, normalizer, given, draws, seed, band=COVERAGE_BAND)
+        filled = completed["median"]
+        baseline = sm.linear_interpolation(given)
+        inside = (completed["lower"] <= segs) & (segs <= completed["upper"])
+        row = {"pattern": pattern, "missing": fraction,
+               "mae": sm.mae(filled, segs, hide), "mse": sm.mse(filled, segs, hide),
+               "band_coverage": float(inside[hide].mean()),
+               "linear_mae": sm.mae(baseline, segs, hide),
+               "linear_mse": sm.mse(baseline, segs, hide)}
+        row["mae_ratio"] = row["mae"] / row["linear_mae"]
+        rows.append(row)
+    return rows
+
+
+def forecast_scores(paths: np.ndarray, history: np.ndarray, future: np.ndarray,
+                    season: int | None) -> dict:
+    """Scores of forecast paths (S, M, H, D) against the truth `future` (M, H, D) after
+    `history` (M, L, D), at the last step and over the horizon, beside persistence and
+    (with a season the history repeats) seasonal naive."""
+    horizon = future.shape[1]
     last = future[:, -1]
     fc = {"horizon": horizon,
           "mae": sm.mae(np.median(paths[:, :, -1], axis=0), last),
           "crps": sm.crps_from_samples(paths[:, :, -1], last),
-          "mae_mean_over_horizon": sm.mae(np.median(paths, axis=0), future)}
+          "mae_mean_over_horizon": sm.mae(np.median(paths, axis=0), future),
+          "crps_mean_over_horizon": sm.crps_from_samples(paths, future)}
     lo, hi = np.quantile(paths[:, :, -1], band_quantiles(COVERAGE_BAND), axis=0)
     seen = ~np.isnan(last)
     fc["band_coverage"] = float(((lo <= last) & (last <= hi))[seen].mean())
     persistence = sm.persistence_forecast(history, horizon)
     fc["persistence_mae"] = sm.mae(persistence[:, -1], last)
     fc["persistence_crps"] = sm.crps_point(persistence[:, -1], last)
+    fc["persistence_mae_mean_over_horizon"] = sm.mae(persistence, future)
     fc["crps_ratio"] = fc["crps"] / fc["persistence_crps"]
     season = season if season is not None else sm.detect_season(history)
     fc["season"] = season
@@ -204,12 +219,114 @@ def evaluate(
         naive = sm.seasonal_naive_forecast(history, horizon, season)
         fc["seasonal_naive_mae"] = sm.mae(naive[:, -1], last)
         fc["seasonal_naive_crps"] = sm.crps_point(naive[:, -1], last)
-    result["forecast"] = fc
+        fc["seasonal_naive_mae_mean_over_horizon"] = sm.mae(naive, future)
+    return fc
 
+
+def evaluate(
+    model: SequenceAlternator, normalizer: Normalizer, segs: np.ndarray, seed: int,
+    horizon: int = 20, draws: int = 50, season: int | None = None,
+    states: np.ndarray | None = None, progress=_quiet,
+) -> dict:
+    """Imputation, forecasting and (with true states) latent recovery on held-out
+    segments (M, L, D), each beside its simple baseline; `band_coverage` is the share of
+    true values inside the central 90 % band of the draws (about 0.9 when calibrated).
+    Each segment is forecast from its first L - horizon steps."""
+    result: dict = {"segments": int(segs.shape[0]), "length": int(segs.shape[1]),
+                    "draws": draws, "imputation": [], "forecast": {}}
+    history, future = segs[:, :-horizon], segs[:, -horizon:]
+    if np.isnan(future[:, -1]).all():
+        raise BadInput(f"no observed value at forecast horizon {horizon} in any segment to "
+                       "score against: give a series observed there, or another --horizon")
+    result["imputation"] = imputation_rows(model, normalizer, segs, seed, draws,
+                                           progress=progress)
+    progress(f"forecasts of {horizon} steps from {len(segs)} segments")
+    paths = forecast(model, normalizer, history, horizon, 2 * draws, seed)  # (S, M, H, D)
+    result["forecast"] = forecast_scores(paths, history, future, season)
     if states is not None:
+        progress("latent recovery")
         z = infer_latent(model, normalizer, segs, 10, seed)[:, LATENT_BURN_IN:]  # (M, L', Dz)
         s = states[:, LATENT_BURN_IN:]
         half = len(z) // 2
         corr = sm.latent_recovery(z[:half], s[:half], z[half:], s[half:])
         result["latent_correlation"] = [float(c) for c in corr]
     return result
+
+
+# ---- backtest: rolling-origin forecasts over the last part of a series ------------------
+
+BACKTEST_ORIGINS = 24  # forecast origins scored (at most), evenly spread
+BACKTEST_HISTORY = 512  # steps of history each backtest forecast reads (at most)
+
+
+HISTORY_KEPT_CELLS = 4_000_000  # cap on series x steps x channels of a kept history
+
+
+def history_to_keep(train: np.ndarray) -> np.ndarray:
+    """The last steps of training series (N, T, D) a checkpoint keeps as the history of
+    its held-out part: up to BACKTEST_HISTORY steps, fewer for very wide data."""
+    N, T, D = train.shape
+    steps = max(1, min(T, BACKTEST_HISTORY, HISTORY_KEPT_CELLS // max(1, N * D)))
+    return train[:, T - steps:]
+
+
+def backtest_origins(length: int, start: int, horizon: int,
+                     limit: int = BACKTEST_ORIGINS) -> np.ndarray:
+    """Forecast origins from `start` to `length - horizon` (a forecast from origin o reads
+    steps before o and is scored on steps o .. o + horizon - 1), at most `limit`."""
+    last = length - horizon
+    if last < start:
+        return np.empty(0, dtype=np.int64)
+    count = min(limit, last - start + 1)
+    return np.unique(np.linspace(start, last, count).round().astype(np.int64))
+
+
+def backtest_windows(series: np.ndarray, start: int, horizon: int):
+    """(origins, history, past (N*K, history, D), future (N*K, H, D)) of a backtest of
+    series (N, T, D) scored from step `start`; BadInput when there is nothing to score."""
+    N, T, D = series.shape
+    origins = backtest_origins(T, start, horizon)
+    if len(origins) == 0:
+        raise BadInput(f"the series has {T - start} step(s) to score after its first "
+                       f"forecast origin, fewer than --horizon {horizon}: too short; give a "
+                       "smaller --horizon or a longer series")
+    history = min(int(origins[0]), BACKTEST_HISTORY)
+    steps = origins[:, None] + np.arange(-history, horizon)  # (K, history + H)
+    windows = series[:, steps].reshape(N * len(origins), history + horizon, D)
+    past, future = windows[:, :history], windows[:, history:]
+    if np.isnan(future[:, -1]).all():
+        raise BadInput(f"no observed value at forecast horizon {horizon} after any origin "
+                       "to score against: give a series observed there, or another --horizon")
+    return origins, history, past, future
+
+
+@dataclass
+class Backtest:
+    """Rolling-origin forecasts of a series (N, T, D): from each origin o, `draws` paths of
+    the next `horizon` steps, read from the `history` steps before o."""
+
+    origins: np.ndarray  # (K,)
+    history: int
+    paths: np.ndarray  # (S, N, K, H, D)
+    truth: np.ndarray  # (N, K, H, D)
+    report: dict
+
+
+def backtest(
+    model: SequenceAlternator, normalizer: Normalizer, series: np.ndarray, start: int,
+    horizon: int, seed: int, draws: int = 100, season: int | None = None,
+    progress=_quiet,
+) -> Backtest:
+    """Forecast `horizon` steps from every origin of `backtest_origins` (the steps from
+    `start` on are the scored part), each from the same number of steps of history, and
+    score them (see `forecast_scores`)."""
+    N, T, D = series.shape
+    origins, history, past, future = backtest_windows(series, start, horizon)
+    progress(f"backtest: forecasts of {horizon} steps from {len(origins)} origins")
+    paths = forecast(model, normalizer, past, horizon, draws, seed)  # (S, N*K, H, D)
+    report = forecast_scores(paths, past, future, season)
+    report.update(method="rolling origin", origins=len(origins), first_origin=int(origins[0]),
+                  history=history)
+    K = len(origins)
+    return Backtest(origins, history, paths.reshape(draws, N, K, horizon, D),
+                    future.reshape(N, K, horizon, D), report)
