@@ -161,9 +161,15 @@ def _silence_stdout() -> None:
 
 def version_callback(value: bool) -> None:
     if value:
-        import torch
+        from importlib.metadata import PackageNotFoundError, version
 
-        print(f"alternators {__version__} (torch {torch.__version__})")
+        try:  # the installed distribution's version: no need to import torch itself
+            torch_version = version("torch")
+        except PackageNotFoundError:  # pragma: no cover - torch vendored some other way
+            import torch
+
+            torch_version = torch.__version__
+        print(f"alternators {__version__} (torch {torch_version})")
         raise typer.Exit()
 
 
