@@ -24,7 +24,7 @@ import torch
 
 from alternators_cli import checkpoint as ckpt_io
 from alternators_cli import evaluation
-from alternators_cli.data import BUILTINS, default_columns, draw_builtin
+from alternators_cli.data import BUILTINS, default_columns
 from alternators_cli.engine import EpochReport, Trainer, TrainingData
 from alternators_cli.errors import BadInput
 from alternators_cli.files import atomic_write_with
