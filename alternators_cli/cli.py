@@ -607,6 +607,11 @@ def train(
                           "min(50, rows/3) rows (sequences: the last part of every series).",
                      show_default="0.2; sequences 0.1"),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="CPU threads for training; 0 = by the work's size (one thread for "
+                          "batches of at most 128 rows).", show_default="0"),
+    ] = None,
     normalize: Annotated[
         NormalizeChoice | None,
         typer.Option(help="Scaling before training, undone on output: column (each column its "
@@ -671,7 +676,7 @@ def train(
         "linear_skip": linear_skip,
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
-        "normalize": normalize.value if normalize else None,
+        "normalize": normalize.value if normalize else None, "threads": threads,
         "kind": kind.value if kind else None, "window": window,
     }
     choose_kind(data_spec, flags)
@@ -744,7 +749,7 @@ def resume_settings(run_dir: Path, flags: dict, name: str):
         )
     saved = checkpoint.stored_settings(ckpt.payload)
     for key, value in flags.items():
-        if value is None or key in ("epochs", "device", "precision"):
+        if value is None or key in ("epochs", "device", "precision", "threads"):
             continue
         default = TrainSettings.model_fields[key].default  # files older than the key
         if saved.get(key, default) != value:
@@ -756,6 +761,8 @@ def resume_settings(run_dir: Path, flags: dict, name: str):
         saved["epochs"] = flags["epochs"]
     if flags.get("device") is not None:
         saved["device"] = flags["device"]
+    if flags.get("threads") is not None:
+        saved["threads"] = flags["threads"]
     if saved["epochs"] <= ckpt.payload["epoch"]:
         raise BadInput(
             f"--resume: the run already has {ckpt.payload['epoch']} of {saved['epochs']} epochs; "
@@ -784,7 +791,9 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     if main:
         print(
             f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
-            f"epochs on {device}{processes}; writing {run_dir}/",
+            f"epochs on {device}{processes}"
+            + (f" ({trainer.threads()} thread(s))" if device.type == "cpu" else "")
+            + f"; writing {run_dir}/",
             file=sys.stderr, flush=True,
         )
         for note in training_data.notes:  # e.g. a time column, a shorter default --window

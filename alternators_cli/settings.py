@@ -220,6 +220,11 @@ class TrainSettings(BaseSettings, ModelConfig):
         description="Fraction of a data file held out for evaluation (a table keeps at least "
         "min(50, rows/3) rows; sequences: the last part of every series, 0.1).",
     )
+    threads: int = Field(
+        0, ge=0, le=4096,
+        description="CPU threads for training; 0 = by the work's size (one thread for "
+        "batches of at most 128 rows, else torch's default).",
+    )
     normalize: Normalize = Field(
         Normalize.auto,
         description="Scaling before training: column (each column its own scale, for mixed "

@@ -185,6 +185,13 @@ def fingerprint(overrides: dict) -> str:
     for name, value in SETTINGS_ADDED_SINCE_KEPT_RUNS.items():  # as runs before it ran
         if settings[name] == value:
             settings.pop(name)
+    # Settings that cannot change a built-in set's run, keyed as the kept runs were: a
+    # built-in holds nothing out (its key says 0.1, the default of their day), `auto` is its
+    # one shared scale as before the option, and batches of 500 keep torch's threads.
+    settings["heldout"] = 0.1
+    settings.pop("threads")
+    if settings["normalize"] == "auto":
+        settings.pop("normalize")
     blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

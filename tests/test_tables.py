@@ -229,3 +229,19 @@ def test_evaluate_plot_of_many_columns_is_a_pairs_plot(runner, tmp_path):
 
     image = iio.imread(png)
     assert image.shape[0] > 600 and image.shape[1] > 600  # a 4 x 4 grid, not one scatter
+
+
+def test_small_batches_train_on_one_thread_and_restore_the_count():
+    before = torch.get_num_threads()
+    data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(142))
+    seen = []
+    trainer = Trainer(TrainSettings(epochs=1, hidden=8, steps=2), data, torch.device("cpu"))
+    assert trainer.threads() == 1
+    trainer.run(lambda report: seen.append(torch.get_num_threads()))
+    assert seen == [1] and torch.get_num_threads() == before
+    forced = Trainer(TrainSettings(epochs=1, hidden=8, steps=2, threads=2), data,
+                     torch.device("cpu"))
+    assert forced.threads() == 2
+    builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    assert Trainer(TrainSettings(epochs=1, hidden=8, steps=2), builtin,
+                   torch.device("cpu")).threads() == torch.get_num_threads()
