@@ -24,6 +24,7 @@ from alternators_cli.cli import (
     is_stdout,
     load_checkpoint,
     open_output,
+    refuse_above_memory,
 )
 from alternators_cli.errors import BadInput
 
@@ -56,6 +57,13 @@ def read_input(spec: str, ckpt) -> tuple[np.ndarray, list[str]]:
     return values, columns
 
 
+def draws_memory(ckpt, draws: int, series: int, steps: int) -> float:
+    """Bytes that `draws` passes over (series, steps) hold at once: every draw's x and z
+    (float32), gathered and then joined (twice), plus a quarter for the pieces' burn-in."""
+    width = ckpt.dim + int(ckpt.model.config.latent_dim)
+    return 4.0 * draws * series * steps * width * 2 * 1.25
+
+
 def output_is_npy(fmt: Format | None, input_spec: str) -> bool:
     if fmt is not None:
         return fmt is Format.npy
@@ -64,16 +72,20 @@ def output_is_npy(fmt: Format | None, input_spec: str) -> bool:
 
 def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, output) -> None:
     from alternators_cli import output as enc
-    from alternators_cli.sequences import sample_paths
+    from alternators_cli.sequences import sample_path_chunks
 
     length = length or int(ckpt.settings["window"])
-    paths = sample_paths(ckpt.model, ckpt.normalizer, n, length, seed)  # (n, T, D)
-    with open_output(output, npy) as out:
+    with open_output(output, npy) as out:  # streamed, a chunk of paths at a time
         if npy:
-            out.write(enc.npy_bytes(paths))
-            return
-        out.write(enc.csv_header(["path", "t", *ckpt.columns]))
-        out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=enc.grid_index(n, length)))
+            out.write(enc.npy_header((n, length, ckpt.dim)))
+        else:
+            out.write(enc.csv_header(["path", "t", *ckpt.columns]))
+        for first, paths in sample_path_chunks(ckpt.model, ckpt.normalizer, n, length, seed):
+            if npy:
+                out.write(paths.astype("<f4").tobytes())
+                continue
+            index = enc.grid_index(len(paths), length) + [first, 0]
+            out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=index))
 
 
 @app.command()
@@ -103,6 +115,8 @@ def impute(
 
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
     values, columns = read_input(input_spec, ckpt)
+    refuse_above_memory(draws_memory(ckpt, n, values.shape[0], values.shape[1]),
+                        f"impute -n {n}", "use fewer completions (-n) or a shorter input")
     npy = output_is_npy(fmt, input_spec)
     result = impute_values(ckpt.model, ckpt.normalizer, values, n, seed, band)
     missing = int(np.isnan(values).sum())
@@ -156,6 +170,10 @@ def forecast(
 
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
     history, columns = read_input(input_spec, ckpt)
+    N, T = history.shape[:2]
+    refuse_above_memory(draws_memory(ckpt, n, N, T + horizon) + 16.0 * n * N * horizon
+                        * ckpt.dim, f"forecast -n {n} -H {horizon}",
+                        "forecast fewer steps (-H) or fewer paths (-n)")
     paths = forecast_paths(ckpt.model, ckpt.normalizer, history, horizon, n, seed)  # (n,N,H,D)
     N = history.shape[0]
     with open_output(output, fmt is Format.npy) as out:
@@ -191,6 +209,8 @@ def evaluate_sequence_checkpoint(
         values, source = ckpt.heldout, f"held-out part of {ckpt.data['name']}"
     else:
         raise BadInput("the checkpoint keeps no held-out series: give --input")
+    refuse_above_memory(draws_memory(ckpt, 100, sq.EVAL_SEGMENTS, length),  # at most
+                        f"evaluate --horizon {horizon}", "score a shorter --horizon")
     segs = sq.segments(values, length)
     if len(segs) < 2:
         short = min(length, values.shape[1])
