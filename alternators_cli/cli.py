@@ -788,19 +788,15 @@ def train(
         parent = parent.parent
     if not os.access(parent, os.W_OK):
         raise BadInput(f"cannot create run directory {run_dir}: {parent} is not writable")
-    created = not run_dir.exists()
+    made: list[Path] = []  # directories this run created, to remove again after a failure
     locks: list = []
     staging = None
     finished = False
     try:
         if rank == 0:  # one process judges and writes the run directory: hold it meanwhile
-            try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise BadInput(
-                    f"cannot create run directory {run_dir}: {exc.strerror}"
-                ) from None
+            make_dirs(run_dir, made)
             locks.append(RunLock(run_dir).acquire())
+            remove_stale_temporaries(run_dir.parent)  # e.g. a staging dir a SIGKILL left
         state = None
         if resume:  # the data is read once, as the checkpoint's settings (its kind) say
             settings, state, fingerprint = resume_settings(run_dir, flags, name, settings,
@@ -823,7 +819,6 @@ def train(
         if busy and rank == 0:
             # --overwrite: the new run is built beside the old one and replaces it whole at
             # the end; until then (and after any failure) the old run is untouched.
-            remove_stale_temporaries(run_dir.parent)
             staging = temporary_sibling(run_dir)
             locks.append(RunLock(staging).acquire())
             write_dir = staging
@@ -852,13 +847,30 @@ def train(
             lock.release()
         locks.clear()
         # A run that failed before saving anything leaves no empty directory behind.
-        if rank == 0 and created and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only if empty
         raise
     finally:
         for lock in reversed(locks):
             lock.release()
         engine.finish_distributed(wait_for_all=finished)
+
+
+def make_dirs(path: Path, made: list[Path]) -> None:
+    """mkdir -p, noting in `made` each directory it creates (outermost first)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by another process: not ours to remove
+        except OSError as exc:
+            raise BadInput(f"cannot create run directory {missing[0]}: {exc.strerror}") from None
+        made.append(directory)
 
 
 RUN_NAME_REFUSED = ("", ".", "..")

@@ -198,6 +198,8 @@ def evaluate_sequence_checkpoint(
     from alternators_cli import sequences as sq
 
     length = int(ckpt.settings["window"]) + horizon
+    refuse_above_memory(draws_memory(ckpt, 100, sq.EVAL_SEGMENTS, length),  # at most
+                        f"evaluate --horizon {horizon}", "score a shorter --horizon")
     states = None
     if input_spec is not None:
         values, _ = read_input(input_spec, ckpt)
@@ -209,8 +211,6 @@ def evaluate_sequence_checkpoint(
         values, source = ckpt.heldout, f"held-out part of {ckpt.data['name']}"
     else:
         raise BadInput("the checkpoint keeps no held-out series: give --input")
-    refuse_above_memory(draws_memory(ckpt, 100, sq.EVAL_SEGMENTS, length),  # at most
-                        f"evaluate --horizon {horizon}", "score a shorter --horizon")
     segs = sq.segments(values, length)
     if len(segs) < 2:
         short = min(length, values.shape[1])
