@@ -720,7 +720,8 @@ def train(
         Path | None, typer.Option("--config", help="TOML file of settings (flags win).")
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Allow writing into a non-empty run directory.")
+        bool, typer.Option("--overwrite", help="Replace the run in a non-empty run directory "
+                           "(built beside it, swapped in once saved; other files are kept).")
     ] = False,
     checkpoint_every: Annotated[
         int, typer.Option(min=0, help="Save a checkpoint every N epochs (0 = only at the end).")
@@ -812,6 +813,9 @@ def train(
         if busy and holds_cwd(run_dir):
             raise BadInput(f"--overwrite would replace {run_dir}, which holds the current "
                            "directory: choose another --out")
+        if busy and os.path.ismount(run_dir):
+            raise BadInput(f"--overwrite cannot replace {run_dir}: it is a mount point "
+                           "(choose a directory inside it as --out)")
         torch_device = device_for(settings.device)
         if settings.precision == "fp16" and torch_device.type != "cuda":
             raise BadInput(f"--precision fp16 needs a CUDA device (got {torch_device}); try bf16")

@@ -162,10 +162,10 @@ def remove_stale_temporaries(directory: Path) -> None:
         if match is None or _alive(int(match.group(1))):
             continue
         with contextlib.suppress(OSError):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
+            if not entry.is_dir(follow_symlinks=False):
                 os.unlink(entry.path)
+            elif all(_ours(name) for name in os.listdir(entry.path)):
+                shutil.rmtree(entry.path)  # a staging directory; never one holding more
 
 
 def _alive(pid: int) -> bool:
@@ -199,12 +199,21 @@ def temporary_sibling(path: Path, kind: str = "tmp") -> Path:
     return Path(made)
 
 
+RUN_FILES = frozenset({"model.pt", "settings.json", "metrics.csv", "loss.png"})
+
+
+def _ours(name: str) -> bool:
+    """A name this tool writes in a run directory (a run file, the lock, a temporary)."""
+    return name in RUN_FILES or name == LOCK_NAME or TEMP_NAME.match(name) is not None
+
+
 def swap_directories(new: Path, target: Path) -> None:
-    """Put directory `new` in the place of directory `target` and remove the old one.
+    """Put run directory `new` in the place of `target`; the old run's files are removed,
+    anything else the old directory held (a user's notes) is moved into the new one.
 
     On Linux the two are exchanged in one step (renameat2 RENAME_EXCHANGE); elsewhere the
     old directory is first renamed aside, so a crash in between leaves it whole under a
-    temporary name (and `new` whole under its own)."""
+    temporary name (and `new` whole under its own). Signals wait until it is done."""
     blocked = _block_signals()
     try:
         _swap(new, target)
@@ -235,7 +244,10 @@ def _swap(new: Path, target: Path) -> None:
         os.rename(target, aside)
         os.rename(new, target)
         new = aside
-    shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old run
+    for entry in os.scandir(new):  # `new` now holds the old run
+        if not _ours(entry.name):
+            os.rename(entry.path, target / entry.name)
+    shutil.rmtree(new, ignore_errors=True)
     _fsync_dir(target.parent)
 
 

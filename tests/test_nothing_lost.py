@@ -463,10 +463,12 @@ def test_a_header_with_a_comma_is_quoted_and_reads_back(runner, tmp_path):
 def test_overwrite_replaces_the_run_directory_as_a_whole(runner, finished_run):
     (finished_run / "notes.txt").write_text("of the old run")
     result = invoke(runner, ["train", "pinwheel", "--out", finished_run, "--overwrite",
-                             *TINY_TRAIN_FLAGS])
+                             *TINY_TRAIN_FLAGS, "--seed", 5])
     assert_ok(result)
     assert sorted(p.name for p in finished_run.iterdir()) == [
-        "loss.png", "metrics.csv", "model.pt", "settings.json"]
+        "loss.png", "metrics.csv", "model.pt", "notes.txt", "settings.json"]
+    assert (finished_run / "notes.txt").read_text() == "of the old run"  # a user's, kept
+    assert checkpoint.load(str(finished_run / "model.pt")).payload["settings"]["seed"] == 5
     assert temporaries(finished_run.parent) == []
 
 
