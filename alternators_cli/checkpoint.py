@@ -233,6 +233,13 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         if not 1 <= dim <= MAX_DIM:
             raise BadInput(f"{name} has an invalid data dimension {dim}")
         check_normalizer(normalizer, dim, name)
+        columns = payload["data"]["columns"]
+        if not isinstance(columns, list | tuple) or len(columns) != dim or not all(
+            isinstance(c, str) for c in columns
+        ):
+            raise BadInput(f"{name} does not match its own settings: it names "
+                           f"{len(columns) if isinstance(columns, list | tuple) else 'no'} "
+                           f"columns for {dim}-D data")
         weights = dict(payload["state"]["model"])
         # Shapes first, on a model without storage (the meta device): settings that ask
         # for a huge model cost nothing unless the file really holds its weights.

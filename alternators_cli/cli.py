@@ -1413,7 +1413,10 @@ def _guard_standard_streams() -> None:
                 if devnull != fd:
                     os.dup2(devnull, fd)
                     os.close(devnull)
-            if fd == 1:
+            if fd == 0:  # reads as empty input
+                with contextlib.suppress(OSError):
+                    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+            elif fd == 1:
                 sys.stdout = _ClosedStream("standard output")
             elif fd == 2:  # messages go nowhere, but never to stdout (print's fallback)
                 with contextlib.suppress(OSError):

@@ -136,7 +136,7 @@ def _open_in_place(path: Path) -> Iterator[BinaryIO]:
         yield f
 
 
-WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EBADF)
 
 
 @contextlib.contextmanager

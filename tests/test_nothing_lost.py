@@ -585,3 +585,34 @@ def test_interrupted_at_any_moment_a_run_directory_is_loadable_or_has_no_model(
     else:  # what a SIGKILL leaves, the next write there removes
         assert run("data", "pinwheel", "-n", 2, "-o", parent / "x.csv").returncode == 0
         assert temporaries(parent) == []
+
+
+# ---- and a few more found while looking -----------------------------------------------
+
+
+def test_a_closed_stdin_reads_as_empty_input():
+    result = subprocess.run(cli("evaluate", "--samples", "-", "--reference", "pinwheel"),
+                            env=ENV, capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(0))
+    assert result.returncode == 2, result.stderr
+    assert "empty" in one_line(result.stderr)
+
+
+def test_a_full_device_is_a_one_line_failure(runner, tmp_path):
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))  # a /dev/full of our own
+    except (PermissionError, OSError):
+        pytest.skip("cannot make a device node here")
+    line = assert_one_line_error(invoke(runner, ["data", "pinwheel", "-n", 5, "-o", full]), 1)
+    assert "No space left" in line and "internal error" not in line
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
+def test_a_checkpoint_naming_the_wrong_number_of_columns_is_refused(runner, tiny_run,
+                                                                    tmp_path):
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    payload["data"]["columns"] = ["only-one"]
+    torch.save(payload, tmp_path / "cols.pt")
+    line = assert_one_line_error(invoke(runner, ["sample", "-c", tmp_path / "cols.pt"]), 2)
+    assert "columns" in line
