@@ -616,3 +616,17 @@ def test_a_checkpoint_naming_the_wrong_number_of_columns_is_refused(runner, tiny
     torch.save(payload, tmp_path / "cols.pt")
     line = assert_one_line_error(invoke(runner, ["sample", "-c", tmp_path / "cols.pt"]), 2)
     assert "columns" in line
+
+
+def test_the_fingerprint_of_a_large_file_hashes_spread_rows(tmp_path):
+    from alternators_cli.engine import FINGERPRINT_ROWS, data_fingerprint
+
+    rows = FINGERPRINT_ROWS * 3
+    np.save(tmp_path / "big.npy", np.zeros((rows, 2), np.float32))
+    values = np.load(tmp_path / "big.npy", mmap_mode="r+")
+    first = data_fingerprint(values)
+    assert first["sampled"] and first["rows"] == rows
+    values[rows - 1, 1] = 1.0  # the last row is always among those hashed
+    values.flush()
+    assert data_fingerprint(np.load(tmp_path / "big.npy", mmap_mode="r"))["sha256"] != \
+        first["sha256"]
