@@ -203,6 +203,17 @@ def test_a_data_file_named_dot_dot_does_not_make_the_run_directory_the_cwd(runne
     assert snapshot(tmp_path.parent) == before
 
 
+def test_overwrite_through_a_symlink_replaces_the_run_it_points_to(runner, finished_run,
+                                                                    tmp_path):
+    alias = tmp_path / "alias"
+    alias.symlink_to(finished_run, target_is_directory=True)
+    result = invoke(runner, ["train", "pinwheel", "--out", alias, "--overwrite",
+                             *TINY_TRAIN_FLAGS, "--seed", 7])
+    assert_ok(result)
+    assert alias.is_symlink() and alias.resolve() == finished_run.resolve()
+    assert checkpoint.load(str(finished_run / "model.pt")).payload["settings"]["seed"] == 7
+
+
 @pytest.mark.parametrize("command", ["train-out", "train-data", "sample-c", "data-o"])
 def test_a_name_too_long_for_the_system_is_a_usage_error(runner, command, tmp_path,
                                                         monkeypatch):
