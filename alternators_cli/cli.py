@@ -50,6 +50,9 @@ class OneLineErrors(typer.core.TyperGroup):
         except typer.Abort:
             print("aborted", file=sys.stderr)
             code = 1
+        except StdoutClosed as exc:  # --help or --version with stdout closed
+            print(f"error: {exc.strerror}", file=sys.stderr)
+            code = 1
         else:
             code = rv if isinstance(rv, int) else 0
         if standalone_mode:

@@ -524,7 +524,8 @@ def test_a_malformed_torchrun_variable_is_one_line_and_exit_2(command, variable,
     assert result.stdout == "" and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", [["data", "pinwheel", "-n", "3"], ["datasets", "--json"]])
+@pytest.mark.parametrize("command", [["data", "pinwheel", "-n", "3"], ["datasets", "--json"],
+                                     ["--help"]])
 def test_a_closed_stdout_is_a_clean_error(command):
     result = subprocess.run(cli(*command), env=ENV, stderr=subprocess.PIPE, text=True,
                             timeout=60, preexec_fn=lambda: os.close(1))
