@@ -182,6 +182,8 @@ def load(
     if path.is_dir():
         hint = " (did you mean its model.pt?)" if (path / "model.pt").exists() else ""
         raise BadInput(f"checkpoint {spec} is a directory{hint}")
+    if path.is_char_device() or path.is_block_device():  # /dev/zero: no end to read to
+        raise BadInput(f"checkpoint {spec} is a device, not a checkpoint file")
     try:
         raw = path.read_bytes()
     except PermissionError:

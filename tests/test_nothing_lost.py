@@ -642,3 +642,13 @@ def test_the_fingerprint_of_a_large_file_hashes_spread_rows(tmp_path):
     values.flush()
     assert data_fingerprint(np.load(tmp_path / "big.npy", mmap_mode="r"))["sha256"] != \
         first["sha256"]
+
+
+@pytest.mark.parametrize("args", [["info", "-c", "/dev/zero"],
+                                  ["evaluate", "--samples", "/dev/zero", "--reference",
+                                   "pinwheel"]])
+def test_an_endless_device_as_input_is_refused_not_read(runner, args):
+    # read_bytes() of /dev/zero never ends: memory grows until the process is killed.
+    if not Path("/dev/zero").is_char_device():
+        pytest.skip("no /dev/zero")
+    assert "device" in assert_one_line_error(invoke(runner, args), 2)
