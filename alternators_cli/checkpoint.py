@@ -150,6 +150,7 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
             "dim": data.dim,
             "columns": list(data.columns),
             "rows": rows,
+            **({"fingerprint": data.fingerprint} if data.fingerprint else {}),
         },
         "normalizer": trainer.normalizer.to_state(),
         "heldout": None if heldout is None else torch.from_numpy(heldout.astype(np.float32)),
@@ -214,6 +215,8 @@ def load(
     if path.is_dir():
         hint = " (did you mean its model.pt?)" if (path / "model.pt").exists() else ""
         raise BadInput(f"checkpoint {spec} is a directory{hint}")
+    if path.is_char_device() or path.is_block_device():  # /dev/zero: no end to read to
+        raise BadInput(f"checkpoint {spec} is a device, not a checkpoint file")
     try:
         raw = path.read_bytes()
     except PermissionError:
@@ -262,21 +265,72 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         normalizer = Normalizer.from_state(payload["normalizer"])
         if config.kind != payload["kind"]:
             raise KeyError("kind")
-        model = build_model(dim, config)
+        if not 1 <= dim <= MAX_DIM:
+            raise BadInput(f"{name} has an invalid data dimension {dim}")
+        check_normalizer(normalizer, dim, name)
+        columns = payload["data"]["columns"]
+        if not isinstance(columns, list | tuple) or len(columns) != dim or not all(
+            isinstance(c, str) for c in columns
+        ):
+            raise BadInput(f"{name} does not match its own settings: it names "
+                           f"{len(columns) if isinstance(columns, list | tuple) else 'no'} "
+                           f"columns for {dim}-D data")
         weights = dict(payload["state"]["model"])
+        # Shapes first, on a model without storage (the meta device): settings that ask
+        # for a huge model cost nothing unless the file really holds its weights.
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_model(dim, config).state_dict().items()}
+        check_weights(weights, shapes, name)
+        model = build_model(dim, config)
         if isinstance(model, Alternator):  # files from before the options: (D, 0) buffers
             weights.setdefault("fourier", model.fourier)
             weights.setdefault("opn_fourier", model.opn_fourier)
         model.load_state_dict(weights)
     except ValidationError as err:
         raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None
-    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        detail = str(exc).splitlines()[0][:200]
+    except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise BadInput(f"{name} does not match its own settings: {detail}") from None
-    if normalizer.mean.shape != (dim,) or normalizer.scale.shape != (dim,):
-        raise BadInput(f"{name} has a normaliser of the wrong shape")
     model.to(device).eval()
     return Checkpoint(name, payload, model, normalizer)
+
+
+MAX_DIM = 1_000_000  # columns; data.MAX_COLUMNS is far below
+# Buffers a file from before their option may lack (filled in as the option's off value).
+OPTIONAL_WEIGHTS = ("fourier", "opn_fourier")
+
+
+def check_normalizer(normalizer: Normalizer, dim: int, name: str) -> None:
+    mean, scale = np.asarray(normalizer.mean), np.asarray(normalizer.scale)
+    if mean.shape != (dim,) or scale.shape != (dim,):
+        raise BadInput(f"{name} has a normaliser of the wrong shape")
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        raise BadInput(f"{name} has a normaliser with NaN or infinite values: damaged checkpoint")
+    if not (scale > 0).all():
+        raise BadInput(f"{name} has a normaliser scale <= 0: damaged checkpoint")
+
+
+def check_weights(weights: dict, shapes: dict, name: str) -> None:
+    """The file's weights have exactly the model's names and shapes, and are finite."""
+    for key, shape in shapes.items():
+        if key not in weights:
+            if key in OPTIONAL_WEIGHTS:
+                continue
+            raise BadInput(f"{name} does not match its own settings: weight {key} is missing")
+        tensor = weights[key]
+        if not isinstance(tensor, torch.Tensor):
+            raise BadInput(f"{name} does not match its own settings: {key} is not a tensor")
+        if tuple(tensor.shape) != shape:
+            raise BadInput(
+                f"{name} does not match its own settings: {key} has shape "
+                f"{list(tensor.shape)}, the settings make {list(shape)}"
+            )
+    extra = sorted(set(weights) - set(shapes))
+    if extra:
+        raise BadInput(f"{name} does not match its own settings: unexpected weight {extra[0]}")
+    for key, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise BadInput(f"{name} has NaN or infinite weights ({key}): damaged checkpoint")
 
 
 def slim(payload: dict) -> dict:

@@ -5,6 +5,7 @@ engine, print. Data goes to stdout, logs and progress to stderr. Exit status: 0 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from alternators_cli import __version__
-from alternators_cli.errors import BadInput, RunFailure
+from alternators_cli.errors import BadInput, Interrupted, RunFailure
 
 try:  # recent typer raises the exceptions of its own vendored click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -48,6 +49,9 @@ class OneLineErrors(typer.core.TyperGroup):
             code = exc.exit_code
         except typer.Abort:
             print("aborted", file=sys.stderr)
+            code = 1
+        except StdoutClosed as exc:  # --help or --version with stdout closed
+            print(f"error: {exc.strerror}", file=sys.stderr)
             code = 1
         else:
             code = rv if isinstance(rv, int) else 0
@@ -123,7 +127,8 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with signals_interrupt():
+                return fn(*args, **kwargs)
         except BadInput as exc:
             raise fail(str(exc), 2) from None
         except RunFailure as exc:
@@ -131,22 +136,89 @@ def handle_errors(fn):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             print("interrupted", file=sys.stderr)
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + getattr(exc, "signum", signal.SIGINT)) from None
         except (typer.Exit, typer.Abort):
             raise
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                name = f" {exc.filename}" if exc.filename else ""
+                raise fail(f"file name too long for this system:{name}"[:300], 2) from None
+            if isinstance(exc, StdoutClosed):
+                raise fail(exc.strerror, 1) from None
+            return _internal_error(exc)
         except Exception as exc:  # the last line of defence: no traceback for users
-            if os.environ.get("ALTERNATORS_DEBUG"):
-                raise
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise fail(
-                f"internal error ({type(exc).__name__}: {detail}); "
-                "set ALTERNATORS_DEBUG=1 for a traceback",
-                1,
-            ) from None
+            return _internal_error(exc)
 
     return wrapper
+
+
+def _internal_error(exc: Exception):
+    if os.environ.get("ALTERNATORS_DEBUG"):
+        raise exc
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    raise fail(
+        f"internal error ({type(exc).__name__}: {detail}); "
+        "set ALTERNATORS_DEBUG=1 for a traceback",
+        1,
+    ) from None
+
+
+INTERRUPTING = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """While a command runs, SIGTERM and SIGHUP interrupt it like Ctrl-C does (raising
+    Interrupted, so that temporary files are removed on the way out), and the exit status
+    is 128 + the number of the last signal received."""
+
+    def handle(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {}
+    for sig in INTERRUPTING:
+        with contextlib.suppress(ValueError, OSError):  # outside the main thread: none
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class StdoutClosed(OSError):
+    """Standard output was closed when the command started (e.g. `>&-`)."""
+
+
+class _ClosedStream:
+    """Stands in for a closed sys.stdout: any write is a clean error, not a silent no-op."""
+
+    encoding = "utf-8"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def buffer(self):
+        return self
+
+    def write(self, data):
+        raise StdoutClosed(errno.EBADF, f"cannot write to {self.name}: it is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise StdoutClosed(errno.EBADF, f"cannot write to {self.name}: it is closed")
+
+
 
 
 def _silence_stdout() -> None:
@@ -198,7 +270,8 @@ def is_stdout(path: str | None) -> bool:
 
 
 def open_output(path: str | None, binary_format: bool):
-    """A context manager for the command's data output: stdout, or an atomic file."""
+    """A context manager for the command's data output: stdout; a regular file, written
+    atomically; or a device, FIFO or /dev/fd/N, written in place (files.atomic_open)."""
     from alternators_cli.files import atomic_open, check_writable_target
 
     if is_stdout(path):
@@ -208,13 +281,41 @@ def open_output(path: str | None, binary_format: bool):
         @contextlib.contextmanager
         def to_stdout():
             out = stdout_bytes()
-            yield out
-            out.flush()
+            try:
+                yield out
+                out.flush()
+            except OSError as exc:
+                if isinstance(exc, BrokenPipeError | StdoutClosed) or exc.errno not in (
+                    errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF
+                ):
+                    raise
+                raise RunFailure(f"cannot write to standard output: {exc.strerror}") from None
 
         return to_stdout()
     target = Path(path)
     check_writable_target(target)
     return atomic_open(target)
+
+
+def physical_memory() -> int:
+    """Bytes of memory this machine has (16 GiB where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 16 << 30
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:,.0f} MiB"
+
+
+def refuse_above_memory(nbytes: float, what: str, hint: str) -> None:
+    """Refuse, before allocating anything, a request that would need more memory than
+    the machine has (the figure is an estimate of what the command holds at once)."""
+    limit = physical_memory()
+    if nbytes > limit:
+        raise BadInput(f"{what} would need about {_gib(nbytes)} of memory, more than this "
+                       f"machine's {_gib(limit)}: {hint}")
 
 
 def device_for(spec: str):
@@ -302,6 +403,7 @@ def data(
     from alternators_cli import output as enc
     from alternators_cli.data import default_columns, draw_builtin
 
+    refuse_above_memory(32.0 * n * 3, f"data -n {n}", "draw fewer points (-n)")
     points = draw_builtin(name, n, seed)
     with open_output(output, fmt is Format.npy) as out:
         if fmt is Format.npy:
@@ -339,7 +441,7 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         open_npy_rows,
         read_table,
     )
-    from alternators_cli.engine import TrainingData, split_indices, split_table
+    from alternators_cli.engine import TrainingData, data_fingerprint, split_indices, split_table
 
     if settings.kind == "sequence":
         return resolve_sequence_data(spec, settings)
@@ -355,14 +457,16 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         train_rows, heldout_rows = split_indices(len(values), settings.heldout, settings.seed)
         heldout = np.asarray(values[np.sort(heldout_rows)], dtype=np.float32)
         data = TrainingData(name, values.shape[1], default_columns(values.shape[1]), False,
-                            RowSubset(values, train_rows), heldout)
+                            RowSubset(values, train_rows), heldout,
+                            fingerprint=data_fingerprint(values))
         return data, heldout if len(heldout) else None
     table = read_table(spec, sys.stdin.buffer if spec == "-" else None)
     values = check_distribution_table(table, min_rows=2)
     check_training_columns(values, table.columns, table.source)
     train_part, heldout = split_table(values, settings.heldout, settings.seed)
     return (
-        TrainingData(name, values.shape[1], table.columns, False, train_part, heldout),
+        TrainingData(name, values.shape[1], table.columns, False, train_part, heldout,
+                     fingerprint=data_fingerprint(values)),
         heldout if len(heldout) else None,
     )
 
@@ -376,6 +480,7 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
         LORENZ_TRAIN_LENGTH,
         TrainingData,
         builtin_sequences,
+        data_fingerprint,
         split_series,
     )
 
@@ -390,7 +495,8 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
     values, columns, notes = training_series(spec, settings)  # may shorten --window
     train_part, heldout = split_series(values, settings.heldout, settings.window)
     data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
-                        kind="sequence", notes=notes)
+                        kind="sequence", notes=notes,
+                        fingerprint=data_fingerprint(values))
     return data, heldout if heldout.shape[1] else None
 
 
@@ -461,22 +567,22 @@ class Progress:
 
 
 class StopSignals:
-    """Ctrl-C / SIGTERM ask training to stop after the current epoch, then save."""
+    """Ctrl-C / SIGTERM / SIGHUP ask training to stop after the current epoch, then save."""
 
     def __init__(self):
         self.received: int | None = None
         self.previous: dict[int, Any] = {}
 
     def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in INTERRUPTING:
             # Not possible outside the main thread (e.g. some test runners): then no handler.
             with contextlib.suppress(ValueError):
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.received is not None:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
+        if self.received is not None:  # a second signal: stop now, exit by this one
+            raise Interrupted(signum)
         self.received = signum
         print("\nstopping after this epoch to save a checkpoint (again to abort)...",
               file=sys.stderr, flush=True)
@@ -488,7 +594,14 @@ class StopSignals:
 
 
 def run_dir_is_busy(out: Path) -> bool:
-    return out.exists() and (not out.is_dir() or any(out.iterdir()))
+    """True if `out` holds anything but a lock file and this tool's temporaries."""
+    from alternators_cli.files import LOCK_NAME, TEMP_NAME
+
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        return True
+    return any(p.name != LOCK_NAME and not TEMP_NAME.match(p.name) for p in out.iterdir())
 
 
 @app.command()
@@ -636,7 +749,8 @@ def train(
         Path | None, typer.Option("--config", help="TOML file of settings (flags win).")
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Allow writing into a non-empty run directory.")
+        bool, typer.Option("--overwrite", help="Replace the run in a non-empty run directory "
+                           "(built beside it, swapped in once saved; other files are kept).")
     ] = False,
     checkpoint_every: Annotated[
         int, typer.Option(min=0, help="Save a checkpoint every N epochs (0 = only at the end).")
@@ -646,6 +760,14 @@ def train(
         typer.Option(
             "--resume",
             help="Continue the run in --out from its checkpoint (same data; --epochs may grow).",
+        ),
+    ] = False,
+    force_resume: Annotated[
+        bool,
+        typer.Option(
+            "--force-resume",
+            help="Like --resume, but also when the data differs from the run's (its "
+                 "fingerprint, rows and a hash of them, is kept in the checkpoint).",
         ),
     ] = False,
     as_json: Annotated[
@@ -680,62 +802,157 @@ def train(
         "kind": kind.value if kind else None, "window": window,
     }
     choose_kind(data_spec, flags)
+    resume = resume or force_resume
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
     settings = load_train_settings(flags, config)
     name = data_name(data_spec)
-    run_dir = out if out is not None else Path("runs") / name
-    state = None
-    if resume:  # the data is read once, as the checkpoint's settings (its kind) say
-        settings, state = resume_settings(run_dir, flags, name)
-    training_data, heldout = resolve_training_data(data_spec, settings)
+    run_dir = resolve_run_dir(out, name, data_spec)
+    from alternators_cli import engine
+    from alternators_cli.files import RunLock, remove_stale_temporaries, temporary_sibling
+
+    rank, world_size, local_rank = engine.distributed_env()
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInput(f"--out {run_dir} is a file, not a directory")
-    if not resume and run_dir_is_busy(run_dir) and not overwrite:
-        raise BadInput(
-            f"run directory {run_dir} is not empty: pass --overwrite, or choose another --out"
-        )
-    from alternators_cli import engine
-
-    torch_device = device_for(settings.device)
-    if settings.precision == "fp16" and torch_device.type != "cuda":
-        raise BadInput(f"--precision fp16 needs a CUDA device (got {torch_device}); try bf16")
-    rank, world_size, local_rank = engine.distributed_env()
-    parent = run_dir.resolve().parent
+    parent = run_dir.parent
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK):
         raise BadInput(f"cannot create run directory {run_dir}: {parent} is not writable")
-    if world_size > 1:  # under torchrun; every check above ran in every process first
-        torch_device = engine.init_distributed(torch_device, local_rank)
-    created = not run_dir.exists()
+    made: list[Path] = []  # directories this run created, to remove again after a failure
+    locks: list = []
+    staging = None
     finished = False
     try:
-        if rank == 0:
-            try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise BadInput(
-                    f"cannot create run directory {run_dir}: {exc.strerror}"
-                ) from None
+        if rank == 0:  # one process judges and writes the run directory: hold it meanwhile
+            make_dirs(run_dir, made)
+            locks.append(RunLock(run_dir).acquire())
+            remove_stale_temporaries(run_dir.parent)  # e.g. a staging dir a SIGKILL left
+        state = None
+        if resume:  # the data is read once, as the checkpoint's settings (its kind) say
+            settings, state, fingerprint = resume_settings(run_dir, flags, name, settings,
+                                                           config)
+        training_data, heldout = resolve_training_data(data_spec, settings)
+        if resume:
+            check_same_data(run_dir, fingerprint, training_data.fingerprint, force_resume)
+        busy = not resume and run_dir_is_busy(run_dir)
+        if busy and not overwrite:
+            raise BadInput(
+                f"run directory {run_dir} is not empty: pass --overwrite, or choose another --out"
+            )
+        if busy and holds_cwd(run_dir):
+            raise BadInput(f"--overwrite would replace {run_dir}, which holds the current "
+                           "directory: choose another --out")
+        if busy and os.path.ismount(run_dir):
+            raise BadInput(f"--overwrite cannot replace {run_dir}: it is a mount point "
+                           "(choose a directory inside it as --out)")
+        torch_device = device_for(settings.device)
+        if settings.precision == "fp16" and torch_device.type != "cuda":
+            raise BadInput(f"--precision fp16 needs a CUDA device (got {torch_device}); try bf16")
+        write_dir = run_dir
+        if busy and rank == 0:
+            # --overwrite: the new run is built beside the old one and replaces it whole at
+            # the end; until then (and after any failure) the old run is untouched.
+            staging = temporary_sibling(run_dir)
+            locks.append(RunLock(staging).acquire())
+            write_dir = staging
+        if world_size > 1:  # under torchrun; every check above ran in every process first
+            torch_device = engine.init_distributed(torch_device, local_rank)
+
+        def commit() -> None:
+            if staging is not None:
+                from alternators_cli.files import swap_directories
+
+                swap_directories(staging, run_dir)
+                locks[-1].path = run_dir / locks[-1].path.name  # the new run's lock file
+
         run_training(
-            settings, training_data, heldout, run_dir, torch_device, checkpoint_every, as_json,
-            state, rank, world_size,
+            settings, training_data, heldout, write_dir, torch_device, checkpoint_every,
+            as_json, state, rank, world_size, commit=commit if staging else None,
+            shown_dir=run_dir,
         )
         finished = True
     except BaseException:
+        if staging is not None and staging.exists():
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+        for lock in reversed(locks):
+            lock.release()
+        locks.clear()
         # A run that failed before saving anything leaves no empty directory behind.
-        if rank == 0 and created and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only if empty
         raise
     finally:
+        for lock in reversed(locks):
+            lock.release()
         engine.finish_distributed(wait_for_all=finished)
 
 
-def resume_settings(run_dir: Path, flags: dict, name: str):
-    """The checkpoint's settings (only --epochs may change) and its training state."""
+def make_dirs(path: Path, made: list[Path]) -> None:
+    """mkdir -p, noting in `made` each directory it creates (outermost first)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by another process: not ours to remove
+        except OSError as exc:
+            raise BadInput(f"cannot create run directory {missing[0]}: {exc.strerror}") from None
+        made.append(directory)
+
+
+RUN_NAME_REFUSED = ("", ".", "..")
+
+
+def resolve_run_dir(out: Path | None, name: str, data_spec: str) -> Path:
+    """The run directory as the system will see it: absolute, `..` and symlinks resolved
+    (so `nope/../runs/done` is judged as `runs/done`, and a link as its target)."""
+    if out is None:
+        if name in RUN_NAME_REFUSED or name.startswith("~") or os.sep in name:
+            raise BadInput(f"cannot name a run directory after {data_spec!r} (its name is "
+                           f"{name!r}): give --out")
+        out = Path("runs") / name
+    return Path(os.path.realpath(out))
+
+
+def holds_cwd(path: Path) -> bool:
+    """True if `path` is the current directory or one above it."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    return cwd == path or path in cwd.parents
+
+
+def check_same_data(run_dir: Path, saved: dict | None, now: dict | None, force: bool) -> None:
+    """Refuse to resume on data other than the run's (unless --force-resume)."""
+    if saved is None or now is None or force:
+        return  # a file from before fingerprints, or a built-in set (drawn from its seed)
+    if saved != now:
+        raise BadInput(
+            f"--resume: the data differs from what {run_dir / 'model.pt'} was trained on "
+            f"({saved.get('rows')} rows, hash {str(saved.get('sha256'))[:12]}; now "
+            f"{now.get('rows')} rows, hash {str(now.get('sha256'))[:12]}): give the same "
+            "data, or --force-resume to continue on this one"
+        )
+
+
+# Settings --resume can change: the rest are the checkpoint's, and another value is refused.
+RESUME_MAY_CHANGE = ("epochs", "device", "threads")
+
+
+def resume_settings(run_dir: Path, flags: dict, name: str, settings, config: Path | None):
+    """The checkpoint's settings (only --epochs and --device may change), its training
+    state and the fingerprint of its data. A setting given another value by a flag, an
+    ALTERNATORS_* variable or the --config file is refused by name."""
     from alternators_cli import checkpoint
-    from alternators_cli.settings import TrainSettings
+    from alternators_cli.settings import ENV_PREFIX, TrainSettings, read_toml, settings_in_env
 
     path = run_dir / "model.pt"
     if not path.exists():
@@ -748,34 +965,39 @@ def resume_settings(run_dir: Path, flags: dict, name: str):
             f"--resume: {path} was trained on {ckpt.data['name']!r}, not {name!r}"
         )
     saved = checkpoint.stored_settings(ckpt.payload)
-    for key, value in flags.items():
-        if value is None or key in ("epochs", "device", "precision", "threads"):
+    sources = {key: f"--{key.replace('_', '-')}" for key in read_toml(config)}
+    sources.update({key: ENV_PREFIX + key.upper() for key in settings_in_env()})
+    sources.update({key: f"--{key.replace('_', '-')}" for key, v in flags.items()
+                    if v is not None})
+    given = settings.model_dump(mode="json")
+    for key, source in sources.items():
+        if key in RESUME_MAY_CHANGE or key not in given:
             continue
         default = TrainSettings.model_fields[key].default  # files older than the key
-        if saved.get(key, default) != value:
+        ran_with = saved.get(key, default)
+        if ran_with != given[key]:
             raise BadInput(
-                f"--resume continues with the checkpoint's settings: --{key.replace('_', '-')} "
-                f"is {saved.get(key)!r} there (only --epochs and --device may change)"
+                f"--resume continues with the checkpoint's settings: {source} is "
+                f"{given[key]!r} here but {ran_with!r} there (only --epochs and --device may "
+                "change)"
             )
-    if flags.get("epochs") is not None:
-        saved["epochs"] = flags["epochs"]
-    if flags.get("device") is not None:
-        saved["device"] = flags["device"]
-    if flags.get("threads") is not None:
-        saved["threads"] = flags["threads"]
+    for key in RESUME_MAY_CHANGE:
+        if key in sources:
+            saved[key] = given[key]
     if saved["epochs"] <= ckpt.payload["epoch"]:
         raise BadInput(
             f"--resume: the run already has {ckpt.payload['epoch']} of {saved['epochs']} epochs; "
             "give a larger --epochs to train further"
         )
-    return TrainSettings(**saved), ckpt.payload["state"]
+    return TrainSettings(**saved), ckpt.payload["state"], ckpt.data.get("fingerprint")
 
 
 def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,
                  as_json: bool, state: dict | None = None, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, commit=None, shown_dir: Path | None = None) -> None:
     """Train, saving periodically and at the end; in a process group only rank 0 prints
-    and writes files."""
+    and writes files. With `commit` (--overwrite), files go to `run_dir`, a staging
+    directory, and `commit()` puts it in the place of `shown_dir` once the run is saved."""
     from alternators_cli import checkpoint
     from alternators_cli.allocator import reuse_freed_memory
     from alternators_cli.engine import Trainer
@@ -787,13 +1009,15 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     if state is not None:
         trainer.load_state_dict(state)
     model_path = run_dir / "model.pt"
+    shown_dir = shown_dir or run_dir
+    final_path = shown_dir / "model.pt"  # where the checkpoint is once the run is committed
     processes = f" x {world_size} processes" if world_size > 1 else ""
     if main:
         print(
             f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
             f"epochs on {device}{processes}"
             + (f" ({trainer.threads()} thread(s))" if device.type == "cpu" else "")
-            + f"; writing {run_dir}/",
+            + f"; writing {shown_dir}/",
             file=sys.stderr, flush=True,
         )
         for note in training_data.notes:  # e.g. a time column, a shorter default --window
@@ -818,7 +1042,9 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
         try:
             trainer.run(on_epoch)
         except RunFailure:
-            if main and model_path.exists():
+            if main and commit is not None:
+                print(f"the previous run in {shown_dir} is unchanged", file=sys.stderr)
+            elif main and model_path.exists():
                 print(f"kept the last good checkpoint: {model_path}", file=sys.stderr)
             raise
         finally:
@@ -827,17 +1053,19 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
         save()
         if main:
             write_run_files(trainer, run_dir)
+            if commit is not None:
+                commit()
         if signals.received is not None:
             if main:
-                print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {model_path}",
+                print(f"interrupted at epoch {trainer.epoch}; checkpoint saved to {final_path}",
                       file=sys.stderr)
             raise typer.Exit(128 + int(signals.received))
     if not main:
         return
     elapsed = time.perf_counter() - started
-    print(f"trained {trainer.epoch} epochs in {elapsed:.1f}s; checkpoint: {model_path}",
+    print(f"trained {trainer.epoch} epochs in {elapsed:.1f}s; checkpoint: {final_path}",
           file=sys.stderr, flush=True)
-    final_evaluation(model_path, as_json)
+    final_evaluation(final_path, as_json)
 
 
 def write_run_files(trainer, run_dir: Path) -> None:
@@ -944,6 +1172,9 @@ def sample(
     if length is not None:
         raise BadInput("--length is for sequence models; this checkpoint holds a distribution")
     dim, T = ckpt.dim, ckpt.model.steps
+    if all_steps:  # every step of every point is held at once (a step-major output)
+        refuse_above_memory(4.0 * n * T * dim * 3, f"sample --all-steps -n {n}",
+                            "draw fewer points (-n), or leave out --all-steps to stream")
     with open_output(output, fmt is Format.npy) as out:
         if all_steps:
             frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
@@ -1139,6 +1370,9 @@ def evaluate(
             )
         cap = reference.max_n()
         count = n if cap is None else min(n, cap)
+        # The samples, 7 reference draws of n points, and blocks of pairwise distances.
+        refuse_above_memory(8.0 * count * ckpt.dim * 10 + 4.0 * 2048 * count * 3,
+                            f"evaluate -n {n}", "compare fewer points (-n)")
         points = engine.sample(ckpt.model, ckpt.normalizer, count, seed)
         source, columns = f"{count} samples of {checkpoint_spec}", ckpt.columns
     else:
@@ -1192,6 +1426,8 @@ def animate(
 
         animate_sequence(ckpt, output, fps, seed)
         return
+    refuse_above_memory(4.0 * n * ckpt.model.steps * ckpt.dim * 3 + 64.0 * n,
+                        f"animate -n {n}", "draw fewer points per frame (-n)")
     with open_output(output, binary_format=True) as out:
         frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
         reference = default_reference(ckpt)
@@ -1245,8 +1481,39 @@ def info(
     Console(width=100).print(table)
 
 
+def _guard_standard_streams() -> None:
+    """A standard stream closed by the caller (`>&-`): keep its descriptor taken (by
+    /dev/null), so that no file this process opens lands on it, and make writing to a
+    closed stdout a clean error rather than a silent no-op."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_RDWR)
+                if devnull != fd:
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+            if fd == 0:  # reads as empty input
+                with contextlib.suppress(OSError):
+                    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+            elif fd == 1:
+                sys.stdout = _ClosedStream("standard output")
+            elif fd == 2:  # messages go nowhere, but never to stdout (print's fallback)
+                with contextlib.suppress(OSError):
+                    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+
+
 def main() -> None:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    _guard_standard_streams()
+    from alternators_cli.settings import read_distributed_env
+
+    try:
+        world_size = read_distributed_env()[1]
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if world_size > 1:
         # Under torchrun: leave without interpreter finalisation, where gloo's worker
         # threads can still abort the process (SIGABRT) after a clean finish.
         code = app(standalone_mode=False)

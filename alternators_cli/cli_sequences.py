@@ -26,6 +26,7 @@ from alternators_cli.cli import (
     is_stdout,
     load_checkpoint,
     open_output,
+    refuse_above_memory,
 )
 from alternators_cli.errors import BadInput
 
@@ -182,6 +183,13 @@ SHORT_SERIES = 4  # a series shorter than this many default windows gets a short
 MIN_WINDOW = 8
 
 
+def draws_memory(ckpt, draws: int, series: int, steps: int) -> float:
+    """Bytes that `draws` passes over (series, steps) hold at once: every draw's x and z
+    (float32), gathered and then joined (twice), plus a quarter for the pieces' burn-in."""
+    width = ckpt.dim + int(ckpt.model.config.latent_dim)
+    return 4.0 * draws * series * steps * width * 2 * 1.25
+
+
 def output_is_npy(fmt: Format | None, input_spec: str) -> bool:
     if fmt is not None:
         return fmt is Format.npy
@@ -190,16 +198,20 @@ def output_is_npy(fmt: Format | None, input_spec: str) -> bool:
 
 def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, output) -> None:
     from alternators_cli import output as enc
-    from alternators_cli.sequences import sample_paths
+    from alternators_cli.sequences import sample_path_chunks
 
     length = length or int(ckpt.settings["window"])
-    paths = sample_paths(ckpt.model, ckpt.normalizer, n, length, seed)  # (n, T, D)
-    with open_output(output, npy) as out:
+    with open_output(output, npy) as out:  # streamed, a chunk of paths at a time
         if npy:
-            out.write(enc.npy_bytes(paths))
-            return
-        out.write(enc.csv_header(["path", "t", *ckpt.columns]))
-        out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=enc.grid_index(n, length)))
+            out.write(enc.npy_header((n, length, ckpt.dim)))
+        else:
+            out.write(enc.csv_header(["path", "t", *ckpt.columns]))
+        for first, paths in sample_path_chunks(ckpt.model, ckpt.normalizer, n, length, seed):
+            if npy:
+                out.write(paths.astype("<f4").tobytes())
+                continue
+            index = enc.grid_index(len(paths), length) + [first, 0]
+            out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=index))
 
 
 # ---- tables: one layout for CSV and JSON ------------------------------------------------
@@ -370,6 +382,8 @@ def impute(
     given = read_input(input_spec, ckpt, time_column, id_column)
     given.say_notes()
     values = given.values
+    refuse_above_memory(draws_memory(ckpt, n, values.shape[0], values.shape[1]),
+                        f"impute -n {n}", "use fewer completions (-n) or a shorter input")
     plot_band = band if band is not None else 0.9
     band_drawn = band if band is not None else (plot_band if plot else None)
     result = impute_values(ckpt.model, ckpt.normalizer, values, n, seed, band=band_drawn,
@@ -472,6 +486,10 @@ def forecast(
     ckpt = load_checkpoint(checkpoint_spec, device, kind="sequence")
     given = read_input(input_spec, ckpt, time_column, id_column)
     history = given.values
+    N, T = history.shape[:2]
+    refuse_above_memory(draws_memory(ckpt, n, N, T + horizon) + 16.0 * n * N * horizon
+                        * ckpt.dim, f"forecast -n {n} -H {horizon}",
+                        "forecast fewer steps (-H) or fewer paths (-n)")
     future_times = given.time.future(horizon) if given.time is not None else None
     given.say_notes()
     paths = forecast_paths(ckpt.model, ckpt.normalizer, history, horizon, n, seed)  # (n,N,H,D)
@@ -544,6 +562,8 @@ def evaluate_sequence_checkpoint(
                            "backtest")
         horizon = horizon or DEFAULT_HORIZON
         length = window + horizon
+        refuse_above_memory(draws_memory(ckpt, 100, sq.EVAL_SEGMENTS, length),  # at most
+                            f"evaluate --horizon {horizon}", "score a shorter --horizon")
         values, states = sq.lorenz_heldout(sq.EVAL_SEGMENTS, length, seed)
         say(f"evaluating on {len(values)} fresh {ckpt.data['name']} segments of {length} "
             "steps")
@@ -579,6 +599,8 @@ def evaluate_sequence_checkpoint(
             "give a smaller --horizon or a longer series"
         )
     length = window + horizon
+    refuse_above_memory(draws_memory(ckpt, 100, sq.EVAL_SEGMENTS, length),  # at most
+                        f"evaluate --horizon {horizon}", "score a shorter --horizon")
     segs = sq.segments(values[:, unseen:], length)
     scored_from = 0
     if len(segs) < 2:  # too short for segments: the whole series, hiding only unseen steps

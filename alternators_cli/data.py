@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +245,8 @@ def read_table(spec: str, stdin: io.BufferedIOBase | None = None) -> Table:
         raise BadInput(f"file not found: {spec}")
     if path.is_dir():
         raise BadInput(f"{spec} is a directory, not a data file")
+    if stat.S_ISCHR(path.stat().st_mode):  # /dev/zero, a terminal: no end to read to
+        raise BadInput(f"{spec} is a device, not a data file")
     try:
         raw = path.read_bytes()
     except PermissionError:

@@ -7,7 +7,6 @@ import collections
 import concurrent.futures
 import contextlib
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 from alternators_cli.data import draw_builtin, lorenz_series
 from alternators_cli.errors import BadInput, RunFailure
 from alternators_cli.model import Alternator, build_model
-from alternators_cli.settings import TrainSettings
+from alternators_cli.settings import TrainSettings, read_distributed_env
 
 SAMPLE_CHUNK = 4096  # points per sampling chunk: activations stay in cache, memory flat in n
 
@@ -49,12 +48,9 @@ def resolve_device(spec: str) -> torch.device:
 
 
 def distributed_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) as set by torchrun; (0, 1, 0) in a plain process."""
-    return (
-        int(os.environ.get("RANK", 0)),
-        int(os.environ.get("WORLD_SIZE", 1)),
-        int(os.environ.get("LOCAL_RANK", 0)),
-    )
+    """(rank, world size, local rank) as set by torchrun; (0, 1, 0) in a plain process.
+    A value that is not a whole number in range is bad input."""
+    return read_distributed_env()
 
 
 def init_distributed(device: torch.device, local_rank: int) -> torch.device:
@@ -182,6 +178,8 @@ class TrainingData:
     # Sequences: `train` is (N, T, D) series with NaN = missing (built-ins included).
     kind: str = "distribution"
     notes: list[str] = field(default_factory=list)  # what reading the data did, to be said
+    # A user's data: data_fingerprint of all its rows (what --resume checks it against).
+    fingerprint: dict | None = None
 
     def __len__(self) -> int:
         return 0 if self.train is None else len(self.train)
@@ -203,6 +201,29 @@ class TrainingData:
 SMALL_BATCH = 128  # rows: a batch this small trains on one CPU thread (Trainer.threads)
 MIN_TABLE_BATCHES = 5  # batches per epoch at least, for a user's table (Trainer.batch_size)
 MIN_TABLE_BATCH = 100  # rows: the smallest batch that rule makes
+FINGERPRINT_ROWS = 100_000  # rows hashed at most: a larger file is hashed at spread rows
+
+
+def data_fingerprint(values) -> dict:
+    """What identifies a user's data cheaply: its shape and a SHA-256 of its rows as
+    float64, all of them up to FINGERPRINT_ROWS, else that many spread evenly over the
+    file (first and last included). `values`: (N, ...) array or memory map."""
+    import hashlib
+
+    rows = len(values)
+    digest = hashlib.sha256(repr(tuple(int(s) for s in values.shape)).encode())
+    sampled = rows > FINGERPRINT_ROWS
+    if sampled:
+        index = np.unique(np.linspace(0, rows - 1, FINGERPRINT_ROWS).round().astype(np.int64))
+    else:
+        index = np.arange(rows)
+    for first in range(0, len(index), 8192):  # a memory map is read a block at a time
+        block = values[index[first : first + 8192]]
+        digest.update(np.ascontiguousarray(block, dtype="<f8").tobytes())
+    return {"rows": int(rows), "shape": [int(s) for s in values.shape],
+            "sha256": digest.hexdigest(), "sampled": sampled}
+
+
 MAX_HELDOUT = 20_000
 MIN_HELDOUT = 50  # rows: fewer make every held-out score noise (at most a third of the rows)
 
@@ -533,18 +554,18 @@ def sample_chunks(
     """
     device = next(model.parameters()).device
     model.eval()
-    starts = list(range(0, n, chunk))
+    count = -(-n // chunk)  # chunks; their offsets are index * chunk (no list of them)
 
     def one(index: int) -> torch.Tensor:
-        size = min(chunk, n - starts[index])
+        size = min(chunk, n - index * chunk)
         generator = torch.Generator(device=device).manual_seed(_derived_seed(seed, index))
         with torch.inference_mode():
             x = model.sample(size, generator, all_steps=all_steps)
             return normalizer.decode_(x)
 
     workers = workers or torch.get_num_threads()
-    if device.type != "cpu" or workers <= 1 or len(starts) == 1:
-        for index in range(len(starts)):
+    if device.type != "cpu" or workers <= 1 or count == 1:
+        for index in range(count):
             yield one(index)
         return
     previous_threads = torch.get_num_threads()
@@ -552,7 +573,7 @@ def sample_chunks(
     try:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             pending: collections.deque = collections.deque()
-            for index in range(len(starts)):
+            for index in range(count):
                 pending.append(pool.submit(one, index))
                 if len(pending) >= 2 * workers:
                     yield pending.popleft().result()

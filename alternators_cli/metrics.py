@@ -57,14 +57,25 @@ def mmd2(s: np.ndarray, r: np.ndarray, bandwidth: float) -> float:
     return energy_and_mmd(s, r, bandwidth)[1]
 
 
+BANDWIDTH_POINTS = 8192  # above this many reference points, the median is of a subsample
+
+
 def median_bandwidth(r: np.ndarray) -> float:
-    """Median pairwise distance (i < j) of the reference points."""
+    """Median pairwise distance (i < j) of the reference points (of BANDWIDTH_POINTS of
+    them, drawn with a fixed seed, for a larger reference: memory stays bounded)."""
     R = _as_t(r).float()
     if len(R) < 2:
         return 1.0
-    iu = torch.triu_indices(len(R), len(R), offset=1)
-    d = torch.cdist(R, R, compute_mode=EXACT)[iu[0], iu[1]]
-    med = float(d.median())
+    if len(R) > BANDWIDTH_POINTS:
+        g = torch.Generator().manual_seed(SLICED_SEED)
+        R = R[torch.randperm(len(R), generator=g)[:BANDWIDTH_POINTS]]
+    n, cols = len(R), torch.arange(len(R))
+    parts = []  # the upper triangle, row by row, without the full n x n matrix
+    for start in range(0, n, PAIR_BLOCK):
+        rows = torch.arange(start, min(start + PAIR_BLOCK, n))
+        d = torch.cdist(R[rows], R, compute_mode=EXACT)
+        parts.append(d[cols[None, :] > rows[:, None]])
+    med = float(torch.cat(parts).median())
     return med if med > 0 else 1.0
 
 

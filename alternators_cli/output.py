@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import numpy as np
@@ -10,8 +11,12 @@ FLOAT_FORMAT = "%.7g"  # float32 round-trips at 9 digits; 7 keeps files small an
 
 
 def csv_header(columns: list[str], with_step: bool = False) -> bytes:
+    """The header line, by the csv module's writer: a name holding a comma, quote or line
+    break is quoted, so the file reads back with the same names."""
     names = (["step"] if with_step else []) + list(columns)
-    return (",".join(names) + "\n").encode()
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(names)
+    return buf.getvalue().encode()
 
 
 def csv_rows(

@@ -82,13 +82,20 @@ def sample_paths(
     model: SequenceAlternator, normalizer: Normalizer, n: int, length: int, seed: int
 ) -> np.ndarray:
     """n new trajectories of `length` steps: (n, length, D) in data units."""
+    return np.concatenate([part for _, part in sample_path_chunks(model, normalizer, n, length,
+                                                                  seed)])
+
+
+def sample_path_chunks(
+    model: SequenceAlternator, normalizer: Normalizer, n: int, length: int, seed: int
+):
+    """sample_paths a chunk at a time, memory flat in n: yields (first path, (k, length, D))."""
     width = max(model.data_dim, model.config.latent_dim)
     chunk = max(1, DRAW_CHUNK_CELLS // (length * width))
-    parts = []
-    for index, first in enumerate(range(0, n, chunk)):  # memory flat in n
+    for index in range(-(-n // chunk)):
+        first = index * chunk
         empty = np.full((min(chunk, n - first), length, model.data_dim), np.nan, np.float32)
-        parts.append(run_draws(model, normalizer, empty, 1, _derived_seed(seed, index))[0][0])
-    return np.concatenate(parts)
+        yield first, run_draws(model, normalizer, empty, 1, _derived_seed(seed, index))[0][0]
 
 
 def band_quantiles(band: float) -> tuple[float, float]:

@@ -305,6 +305,33 @@ def _with_file(file_values: dict[str, Any], given: dict[str, Any]) -> TrainSetti
     return TrainSettings(**from_file, **given)
 
 
+def settings_in_env() -> list[str]:
+    """The training settings an ALTERNATORS_* environment variable gives."""
+    return [k for k in TrainSettings.model_fields if _env_has(k)]
+
+
 def _env_has(field: str) -> bool:
     name = (ENV_PREFIX + field).upper()
     return any(k.upper() == name for k in os.environ)
+
+
+def read_distributed_env() -> tuple[int, int, int]:
+    """(RANK, WORLD_SIZE, LOCAL_RANK) from the environment torchrun sets; (0, 1, 0)
+    without. A value that is not a whole number in range is bad input."""
+
+    def read(name: str, default: int, least: int) -> int:
+        text = os.environ.get(name, "").strip() or str(default)
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise BadInput(f"environment variable {name}={os.environ.get(name)!r}: expected a "
+                           f"whole number >= {least} (as torchrun sets it)")
+        return value
+
+    rank, world_size = read("RANK", 0, 0), read("WORLD_SIZE", 1, 1)
+    local_rank = read("LOCAL_RANK", 0, 0)
+    if rank >= world_size:
+        raise BadInput(f"environment variable RANK={rank} must be below WORLD_SIZE={world_size}")
+    return rank, world_size, local_rank
