@@ -305,7 +305,7 @@ def parse_npy(raw: bytes, source: str) -> Table:
 
 def parse_csv(text: str, source: str) -> Table:
     """Numeric CSV with an optional header row; empty cells and NaN become NaN."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [ln for ln in _records(text) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise BadInput(f"{source} is empty: no rows of data")
     first = lines[0]
@@ -341,6 +341,20 @@ def parse_csv(text: str, source: str) -> Table:
                 raise BadInput(_not_a_number(source, rows, j, lineno, header)) from None
     columns = header if header else default_columns(width)
     return Table(values, columns, source)
+
+
+def _records(text: str) -> list[str]:
+    """The text's lines, with a quoted cell that holds a line break (a header written by
+    the csv module, e.g. "a\nb") kept in one record."""
+    records, pending = [], None
+    for line in text.splitlines():
+        pending = line if pending is None else pending + "\n" + line
+        if pending.count('"') % 2 == 0:
+            records.append(pending)
+            pending = None
+    if pending is not None:
+        records.append(pending)
+    return records
 
 
 def column_label(j: int, columns: list[str] | None) -> str:

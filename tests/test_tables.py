@@ -245,3 +245,14 @@ def test_small_batches_train_on_one_thread_and_restore_the_count():
     builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
     assert Trainer(TrainSettings(epochs=1, hidden=8, steps=2), builtin,
                    torch.device("cpu")).threads() == torch.get_num_threads()
+
+
+def test_header_cells_with_commas_and_line_breaks_round_trip(runner, tmp_path):
+    from alternators_cli.data import parse_csv
+
+    rows = "\n".join(f"{x:.3f},{y:.3f}" for x, y in mixed_units(200)[:, :2] * [100, 0.01])
+    path = tmp_path / "odd.csv"
+    path.write_text('"mass\nkg","ratio, %"\n' + rows + "\n")
+    assert_ok(invoke(runner, ["train", path, "--out", tmp_path / "run", *TINY]))
+    out = invoke(runner, ["sample", "-c", tmp_path / "run" / "model.pt", "-n", 5]).stdout
+    assert parse_csv(out, "samples").columns == ["mass\nkg", "ratio, %"]
