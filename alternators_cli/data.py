@@ -32,15 +32,18 @@ def eight_gaussians(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def pinwheel(n: int, rng: np.random.Generator) -> np.ndarray:
-    """5 arms; radial N(1, 0.3^2), tangential N(0, 0.1^2), rotated by arm*2pi/5 + 0.25*exp(r)."""
+    """5 arms; radial r ~ N(1, 0.3^2), tangential u ~ N(0, 0.1^2), angle
+    a = arm*2pi/5 + 0.25*exp(r); the point is the row vector (r, u) times
+    [[cos a, -sin a], [sin a, cos a]] (the authors' / FFJORD's generator: its arms curl the
+    opposite way to a counter-clockwise rotation of (r, u)); scaled by 2."""
     arms = 5
     radial = 1.0 + 0.3 * rng.standard_normal(n)
     tangential = 0.1 * rng.standard_normal(n)
     arm = rng.integers(0, arms, size=n)
     angle = arm * (2 * np.pi / arms) + 0.25 * np.exp(radial)
     cos, sin = np.cos(angle), np.sin(angle)
-    x = radial * cos - tangential * sin
-    y = radial * sin + tangential * cos
+    x = radial * cos + tangential * sin
+    y = -radial * sin + tangential * cos
     return 2.0 * np.stack([x, y], axis=1)
 
 
@@ -68,38 +71,43 @@ def checkerboard(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def moons(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Two interleaving half circles, noise 0.1, centred; scaled by 2."""
+    """Two interleaving half circles as in FFJORD's toy data: scikit-learn's
+    make_moons(noise=0.1) (outer (cos t, sin t), inner (1 - cos t, 0.5 - sin t), t in
+    [0, pi], each point on either with probability 1/2), then `* 2 + (-1, -0.2)`."""
     upper = rng.integers(0, 2, size=n).astype(bool)
     theta = rng.uniform(0, np.pi, size=n)
     x = np.where(upper, np.cos(theta), 1 - np.cos(theta))
     y = np.where(upper, np.sin(theta), 0.5 - np.sin(theta))
-    pts = np.stack([x - 0.5, y - 0.25], axis=1) + 0.1 * rng.standard_normal((n, 2))
-    return 2.0 * pts
+    pts = np.stack([x, y], axis=1) + 0.1 * rng.standard_normal((n, 2))
+    return 2.0 * pts + np.array([-1.0, -0.2])
 
 
 def circles(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Two concentric circles (radii 1 and 0.5), noise 0.05; scaled by 3."""
+    """Two concentric circles as in FFJORD's toy data: scikit-learn's
+    make_circles(factor=0.5, noise=0.08) (radii 1 and 0.5), scaled by 3."""
     outer = rng.integers(0, 2, size=n).astype(bool)
     radius = np.where(outer, 1.0, 0.5)
     theta = rng.uniform(0, 2 * np.pi, size=n)
     pts = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    return 3.0 * (pts + 0.05 * rng.standard_normal((n, 2)))
+    return 3.0 * (pts + 0.08 * rng.standard_normal((n, 2)))
 
 
 def rings(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Four concentric rings (radii 1..4, scaled by 0.9), noise 0.08."""
-    radius = rng.integers(1, 5, size=n) * 0.9
+    """FFJORD's rings: four concentric rings of radii 0.25, 0.5, 0.75 and 1 scaled by 3
+    (0.75 to 3), a quarter of the points on each, plus N(0, 0.08^2)."""
+    radius = rng.integers(1, 5, size=n) * 0.75
     theta = rng.uniform(0, 2 * np.pi, size=n)
     pts = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
     return pts + 0.08 * rng.standard_normal((n, 2))
 
 
 def swissroll(n: int, rng: np.random.Generator) -> np.ndarray:
-    """The 2-D Swiss roll: t ~ 1.5 pi (1 + 2U), ((t cos t, t sin t) + N(0, 0.5^2 I)) / 3."""
+    """The 2-D Swiss roll of FFJORD's toy data, make_swiss_roll(noise=1.0)[0][:, [0, 2]] / 5:
+    t ~ 1.5 pi (1 + 2U), ((t cos t, t sin t) + N(0, I)) / 5."""
     t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=n))
     pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
-    pts = pts + 0.5 * rng.standard_normal((n, 2))
-    return pts / 3.0
+    pts = pts + rng.standard_normal((n, 2))
+    return pts / 5.0
 
 
 # ---- Lorenz-63 (SPEC section 2, "Sequences") ------------------------------------------

@@ -17,7 +17,8 @@ parallel pass --no-timed-run.
 
 Every run's scores, points and checkpoints are kept in
 benchmarks/out/quality/<fingerprint of the settings>/ (the peers' in
-benchmarks/out/quality/peers-<fingerprint of the settings they depend on>/) and reused: an
+benchmarks/out/quality/peers-<fingerprint of the settings they depend on>/), under each
+set's name and, once its generator has changed, a hash of a fixed draw of it, and reused: an
 interrupted benchmark resumes where it stopped, and sets can run as separate processes
 (`--sets 2spirals`), then be assembled by one more call with all of them. A kept alternator
 run with fewer evaluation draws than asked for is topped up from its checkpoint; a peer's
@@ -219,6 +220,35 @@ def peer_fingerprint(overrides: dict) -> str:
     return "peers-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def data_fingerprint(name: str) -> str:
+    """A hash of a fixed draw of the set: it changes whenever the set's generator does."""
+    points = draw_builtin(name, 1000, seed=0)
+    return hashlib.sha256(np.ascontiguousarray(points).tobytes()).hexdigest()[:12]
+
+
+# Each set's data_fingerprint as its generator was when runs were kept under the set's bare
+# name, before the data was part of the key. A set whose fixed draw still hashes so keeps
+# those runs; any other set's runs are kept under its name and its data's hash, so a
+# change to a generator (pinwheel's handedness, FFJORD's parameters for the standard sets)
+# never reuses runs trained and scored on the set as it was.
+DATA_OF_RUNS_KEPT_BY_BARE_NAME = {
+    "pinwheel": "560eb9920d08",  # the mirror image of SPEC 4's pinwheel
+    "checkerboard": "da93acf60230",
+    "2spirals": "805f7dbffcef",
+    "8gaussians": "680b89264f2b",
+    "moons": "a91743cdca4f",
+    "circles": "b25b508f3268",
+    "rings": "f14621096ecc",
+    "swissroll": "1c7f0a35ddf8",
+}
+
+
+def kept_name(name: str) -> str:
+    """The name a set's runs are kept under: its own, or its own and its data's hash."""
+    data = data_fingerprint(name)
+    return name if DATA_OF_RUNS_KEPT_BY_BARE_NAME.get(name) == data else f"{name}-data{data}"
+
+
 class Kept:
     """Scores and points per (model, set, seed), kept on disk between runs."""
 
@@ -318,12 +348,13 @@ def main() -> None:
     kept_peers = None if args.no_peers else Kept(
         ckpt_dir / "quality", peer_fingerprint(overrides), args.fresh)
     for name in sets:
+        stem = kept_name(name)  # the set's data is part of its runs' key
         for seed in range(args.seeds):
-            path = kept.dir / f"{name}-seed{seed}.pt"
+            path = kept.dir / f"{stem}-seed{seed}.pt"
             trainer = None
             for model in models:
                 store = kept if model == "alternator" else kept_peers
-                found = store.get(model, name, seed)
+                found = store.get(model, stem, seed)
                 short = found is not None and len(found[0]["energy_draws"]) < args.eval_draws
                 if short and model == "alternator" and path.exists():
                     # Top up the evaluation draws from the kept checkpoint: no retraining.
@@ -331,7 +362,7 @@ def main() -> None:
                     ckpt = checkpoint.load(str(path), device="cpu")
                     draw = alternator_draw(ckpt.model, ckpt.normalizer, seed)
                     row = {**row, **score_draws(pts, draw, name, seed, args.eval_draws, row)}
-                    kept.put(model, name, seed, row, pts)
+                    kept.put(model, stem, seed, row, pts)
                     print(f"{name} seed {seed} {model}: topped up {row}", file=sys.stderr,
                           flush=True)
                 elif found is not None and not short:
@@ -348,12 +379,12 @@ def main() -> None:
                     scores = score_draws(pts, draw, name, seed, args.eval_draws)
                     row = {**scores, "train_s": tr_s, "sample_s": sa_s,
                            "threads": torch.get_num_threads(), "at": time.strftime("%F %T")}
-                    store.put(model, name, seed, row, pts)
+                    store.put(model, stem, seed, row, pts)
                     print(f"{name} seed {seed} {model}: {row}", file=sys.stderr, flush=True)
                 results[model][name].append(row)
                 if seed == 0:
                     gallery[(name, model)] = pts
-        animate(name, kept.dir / f"{name}-seed0.pt", args.out / f"cycle-{name}.gif")
+        animate(name, kept.dir / f"{stem}-seed0.pt", args.out / f"cycle-{name}.gif")
 
     timed = timed_default_run(args.threads, overrides) if args.timed_run else None
     table = markdown(results, sets, models, args.seeds, overrides, timed)

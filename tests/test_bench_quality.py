@@ -165,3 +165,19 @@ def test_the_peers_sample_in_the_issues_15_steps_whatever_the_alternators_T(monk
     *_, draw = quality.run_peer("ddpm", "pinwheel", 0, like, opt_steps=1)
     draw(1)
     assert steps_seen == [quality.PEER_SAMPLING_STEPS] * 2 and quality.PEER_SAMPLING_STEPS == 15
+
+
+def test_a_changed_generator_changes_the_kept_runs_key(monkeypatch):
+    # Unchanged since runs were kept under the bare name: those runs are still theirs.
+    for name in ("checkerboard", "2spirals", "8gaussians"):
+        assert quality.kept_name(name) == name
+    # pinwheel's handedness changed: runs of the mirror image are not reused.
+    assert quality.kept_name("pinwheel") == (
+        "pinwheel-data" + quality.data_fingerprint("pinwheel"))
+    assert quality.kept_name("pinwheel") != "pinwheel"
+    # Any later change to a generator changes its key, and only its own.
+    real = quality.draw_builtin
+    monkeypatch.setattr(quality, "draw_builtin", lambda name, n, seed: (
+        real(name, n, seed) * (1.01 if name == "checkerboard" else 1.0)))
+    assert quality.kept_name("checkerboard") != "checkerboard"
+    assert quality.kept_name("2spirals") == "2spirals"
