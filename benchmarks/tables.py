@@ -15,6 +15,7 @@ chosen by 5-fold cross-validated likelihood over a grid.
 
     python benchmarks/tables.py [--tables wine,iris] [--seeds 3] [--out docs]
 
+Each split's result is kept under benchmarks/out/tables/ and reused (`--fresh` reruns).
 Needs the `bench` extra (scikit-learn). Writes the table into docs/benchmarks.md (its
 "Tables" section) and JSON beside it.
 """
@@ -107,10 +108,21 @@ def baselines(train: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def run_table(name: str, seed: int) -> dict:
+def run_table(name: str, seed: int, fresh: bool = False) -> dict:
+    """One split of one table, kept in benchmarks/out/tables/NAME-SEED/result.json and
+    reused (an interrupted benchmark resumes) unless `fresh`."""
+    folder = OUT / f"{name}-{seed}"
+    kept = folder / "result.json"
+    if kept.exists() and not fresh:
+        return json.loads(kept.read_text())
+    result = _run_table(name, seed, folder)
+    kept.write_text(json.dumps(result, default=float))
+    return result
+
+
+def _run_table(name: str, seed: int, folder: Path) -> dict:
     x, columns = load_table(name)
     train, test = split(x, seed)
-    folder = OUT / f"{name}-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / "train.csv", train, columns)
     seconds, cpu_seconds = train_alternator(folder / "train.csv", folder / "run")
@@ -197,11 +209,12 @@ def main() -> None:
     parser.add_argument("--tables", default=",".join(TABLES))
     parser.add_argument("--seeds", type=int, default=3, help="random 80/20 splits per table")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--fresh", action="store_true", help="ignore kept results")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {}
     for name in args.tables.split(","):
         for seed in range(args.seeds):
-            run = run_table(name, seed)
+            run = run_table(name, seed, args.fresh)
             results.setdefault(name, []).append(run)
             r = run["report"]
             print(f"{name} split {seed}: energy {r['excess_energy']['value']:.3f}, C2ST "
