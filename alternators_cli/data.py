@@ -438,16 +438,23 @@ def read_sequences(
     else:
         table = read_table(spec, stdin)
         values, columns = table.values[None], table.columns
+    return checked_series(values, columns, spec), columns
+
+
+def checked_series(values: np.ndarray, columns: list[str], source: str) -> np.ndarray:
+    """Series (N, T, D) as float32 once they are finite (NaN = missing), inside float32's
+    range, and every channel observed somewhere."""
     if np.isinf(values).any():
-        raise BadInput(f"{spec} has infinite values; use an empty cell or NaN for missing")
+        raise BadInput(f"{source} has infinite values; use an empty cell or NaN for missing")
     with np.errstate(over="ignore"):
         single = values.astype(np.float32)
     if np.isinf(single).any():
-        raise BadInput(f"{spec} has values out of range (|x| must stay below 3.4e38)")
+        raise BadInput(f"{source} has values out of range (|x| must stay below 3.4e38)")
     empty = np.isnan(single).all(axis=(0, 1))
     if empty.any():
-        raise BadInput(f"{spec}: channel {columns[int(np.argmax(empty))]!r} has no observed value")
-    return single, columns
+        raise BadInput(f"{source}: channel {columns[int(np.argmax(empty))]!r} has no observed "
+                       "value")
+    return single
 
 
 class RowSubset:

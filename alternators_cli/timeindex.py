@@ -397,17 +397,9 @@ def _long_format(values, columns, cells, ids, id_name, time_name, source, first_
 
 def _checked(values: np.ndarray, columns: list[str], source: str) -> np.ndarray:
     """The checks of data.read_sequences: finite, in float32 range, no empty channel."""
-    if np.isinf(values).any():
-        raise BadInput(f"{source} has infinite values; use an empty cell or NaN for missing")
-    with np.errstate(over="ignore"):
-        single = values.astype(np.float32)
-    if np.isinf(single).any():
-        raise BadInput(f"{source} has values out of range (|x| must stay below 3.4e38)")
-    empty = np.isnan(single).all(axis=(0, 1))
-    if empty.any():
-        raise BadInput(f"{source}: channel {columns[int(np.argmax(empty))]!r} has no observed "
-                       "value")
-    return single
+    from alternators_cli.data import checked_series
+
+    return checked_series(values, columns, source)
 
 
 def regular_grid(series: Series) -> Series:
