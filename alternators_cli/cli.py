@@ -91,6 +91,11 @@ class KindChoice(StrEnum):
     sequence = "sequence"
 
 
+class TransformChoice(StrEnum):
+    none = "none"
+    log = "log"
+
+
 class ObjectiveChoice(StrEnum):
     energy = "energy"
     mse = "mse"
@@ -623,6 +628,16 @@ def train(
         int | None,
         typer.Option(help="Sequences: time steps per training window.", show_default="64"),
     ] = None,
+    season: Annotated[
+        int | None,
+        typer.Option(help="Sequences: the season in steps, e.g. 12 for monthly data; the "
+                          "model reads the value one season back.", show_default="none"),
+    ] = None,
+    transform: Annotated[
+        TransformChoice | None,
+        typer.Option(help="Sequences: log models a positive series on a log scale (undone "
+                          "on output).", show_default="none"),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", show_default="auto")
@@ -672,7 +687,8 @@ def train(
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "normalize": normalize.value if normalize else None,
-        "kind": kind.value if kind else None, "window": window,
+        "kind": kind.value if kind else None, "window": window, "season": season,
+        "transform": transform.value if transform else None,
     }
     choose_kind(data_spec, flags)
     if resume and overwrite:

@@ -171,10 +171,15 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     train_steps = T - (int(round(T * settings.heldout)) if settings.heldout > 0 else 0)
     default = settings.window
     if "window" not in settings.model_fields_set and train_steps < SHORT_SERIES * default:
-        settings.window = max(2, min(train_steps, max(MIN_WINDOW, train_steps // SHORT_SERIES)))
+        shortest = max(MIN_WINDOW, 3 * (settings.season or 0))  # a few seasons
+        settings.window = max(2, min(train_steps, max(shortest, train_steps // SHORT_SERIES)))
         notes.append(f"--window {settings.window} for {train_steps} training steps (the "
                      f"default {default} wants {SHORT_SERIES * default} or more; give "
                      "--window to choose)")
+    season = settings.season
+    if season is not None and season >= settings.window:
+        raise BadInput(f"--season {season} needs a --window longer than the season (it is "
+                       f"{settings.window}): give a larger --window or a shorter series season")
     return series.values, series.columns, notes
 
 
