@@ -113,3 +113,12 @@ def test_sequence_training_runs_on_one_thread_and_restores_the_count():
     trainer.run(lambda report: seen.append(torch.get_num_threads()))
     assert seen == [1]
     assert torch.get_num_threads() == before
+
+
+def test_linear_interpolation_leaves_a_one_channel_input_untouched():
+    from alternators_cli.sequence_metrics import linear_interpolation
+
+    given = np.array([[[1.0], [np.nan], [3.0]]])  # (1, 3, 1) float64: reshaping is a view
+    filled = linear_interpolation(given)
+    assert filled[0, 1, 0] == 2.0
+    assert np.isnan(given[0, 1, 0])
