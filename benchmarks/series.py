@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import erf, pi, sqrt
 from pathlib import Path
 
@@ -63,6 +63,7 @@ class Series:
     horizon: int
     block: int
     note: str = ""
+    options: tuple[str, ...] = ()  # what a user who knows the series would give `train`
 
 
 def load_series() -> list[Series]:
@@ -263,27 +264,43 @@ def imputation(s: Series, history: np.ndarray, work: Path, extra: list[str],
 # ---- the table --------------------------------------------------------------------------
 
 
-def evaluate(s: Series, extra: list[str], seed: int, with_imputation: bool) -> dict:
+def baselines(s: Series, history: np.ndarray, truth: np.ndarray, cache: Path, seed: int,
+              fresh: bool) -> dict:
+    """Seasonal naive, Holt-Winters and ARIMA scores; kept in `cache` (they depend only on
+    the series and the seed), refitted with `fresh`."""
+    key = {"seed": seed, "horizon": s.horizon, "season": s.season, "length": len(s.values)}
+    if cache.exists() and not fresh:
+        kept = json.loads(cache.read_text())
+        if kept.get("key") == key:
+            return kept["scores"]
+    naive = naive_forecast(history, s.horizon, s.season)
+    out = {"naive": {"crps": float(np.mean(np.abs(naive - truth))),
+                     "mae": float(np.mean(np.abs(naive - truth))), "coverage": None}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hw = np.stack([holt_winters(history[:, k], s.horizon, s.season, seed)
+                       for k in range(history.shape[1])], axis=-1)  # (1000, H, D)
+        out["holt_winters"] = path_scores(hw, truth)
+        fits = [arima(history[:, k], s.horizon, s.season) for k in range(history.shape[1])]
+    mu = np.stack([f[0] for f in fits], -1)
+    sd = np.stack([f[1] for f in fits], -1)
+    out["arima"] = normal_scores(mu, sd, truth)
+    cache.write_text(json.dumps({"key": key, "scores": out}) + "\n")
+    return out
+
+
+def evaluate(s: Series, extra: list[str], seed: int, with_imputation: bool,
+             fresh: bool = False) -> dict:
+    extra = [*s.options, *extra]
     work = OUT / s.name
     work.mkdir(parents=True, exist_ok=True)
     history, truth = s.values[: -s.horizon], s.values[-s.horizon:]
     paths, seconds = alternator_forecast(s, history, work, extra, seed)
     result = {"series": s.name, "frequency": s.frequency, "length": len(s.values),
               "channels": len(s.columns), "season": s.season, "horizon": s.horizon,
-              "note": s.note, "train_seconds": seconds,
+              "note": s.note, "options": " ".join(extra), "train_seconds": seconds,
               "alternator": path_scores(paths, truth)}
-    naive = naive_forecast(history, s.horizon, s.season)
-    result["naive"] = {"crps": float(np.mean(np.abs(naive - truth))),
-                       "mae": float(np.mean(np.abs(naive - truth))), "coverage": None}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hw = np.stack([holt_winters(history[:, k], s.horizon, s.season, seed)
-                       for k in range(history.shape[1])], axis=-1)  # (1000, H, D)
-        result["holt_winters"] = path_scores(hw, truth)
-        fits = [arima(history[:, k], s.horizon, s.season) for k in range(history.shape[1])]
-    mu = np.stack([f[0] for f in fits], -1)
-    sd = np.stack([f[1] for f in fits], -1)
-    result["arima"] = normal_scores(mu, sd, truth)
+    result.update(baselines(s, history, truth, work / "baselines.json", seed, fresh))
     if with_imputation:
         result["imputation"] = imputation(s, history, work, extra, seed)
     return result
@@ -338,17 +355,23 @@ def main() -> None:
     parser.add_argument("--only", default="", help="Comma-separated series names.")
     parser.add_argument("--train-args", default="", help="Extra `train` options (ablations).")
     parser.add_argument("--no-imputation", action="store_true")
+    parser.add_argument("--plain", action="store_true",
+                        help="Without each series' own options (--season, --transform).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true",
+                        help="Refit the baselines (else kept from an earlier run).")
     parser.add_argument("--no-write", action="store_true", help="Print only.")
     parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
     args = parser.parse_args()
     extra = shlex.split(args.train_args)
     chosen = [s for s in load_series() if not args.only or s.name in args.only.split(",")]
+    if args.plain:
+        chosen = [replace(s, options=()) for s in chosen]
     started = time.perf_counter()
     results = []
     for s in chosen:
         t0 = time.perf_counter()
-        r = evaluate(s, extra, args.seed, not args.no_imputation)
+        r = evaluate(s, extra, args.seed, not args.no_imputation, args.fresh)
         results.append(r)
         print(f"{s.name}: {time.perf_counter() - t0:.0f}s  alternator {cell(r['alternator'])}"
               f"  HW {cell(r['holt_winters'])}  ARIMA {cell(r['arima'])}  naive "

@@ -122,3 +122,19 @@ def test_linear_interpolation_leaves_a_one_channel_input_untouched():
     filled = linear_interpolation(given)
     assert filled[0, 1, 0] == 2.0
     assert np.isnan(given[0, 1, 0])
+
+
+def test_a_short_series_gets_short_epochs_unless_told(tmp_path):
+    csv = tmp_path / "short.csv"
+    write_series(csv, positive_series(60))
+    at = TINY.index("--epoch-size")
+    flags = TINY[:at] + TINY[at + 2:]
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "a", "--window", "8",
+                                  *flags])
+    assert_ok(result)
+    assert "--epoch-size 1024" in result.stderr
+    assert checkpoint.load(str(tmp_path / "a" / "model.pt")).settings["epoch_size"] == 1024
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "b", "--window", "8",
+                                  "--epoch-size", "64", *flags])
+    assert_ok(result)
+    assert checkpoint.load(str(tmp_path / "b" / "model.pt")).settings["epoch_size"] == 64
