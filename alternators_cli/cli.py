@@ -631,7 +631,7 @@ def train(
     season: Annotated[
         int | None,
         typer.Option(help="Sequences: the season in steps, e.g. 12 for monthly data; the "
-                          "model reads the value one season back.", show_default="none"),
+                          "model reads the value one season back.", show_default="None"),
     ] = None,
     transform: Annotated[
         TransformChoice | None,

@@ -75,14 +75,16 @@ def load_series() -> list[Series]:
     air = np.loadtxt(ROOT / "docs" / "airline.csv", delimiter=",", skiprows=3,
                      usecols=1, dtype=np.float64)
     out.append(Series("airline", "monthly", air[:, None], ["passengers"], 12, 24, 6,
-                      "passengers (thousands), 1949-1960"))
+                      "passengers (thousands), 1949-1960",
+                      ("--season", "12", "--transform", "log")))
     co2 = ds.co2.load_pandas().data["co2"]
     monthly = co2.resample("MS").mean().interpolate().loc["1980":]
     out.append(Series("co2", "monthly", monthly.to_numpy()[:, None], ["co2"], 12, 24, 6,
-                      "Mauna Loa CO2 (ppm), weekly averaged to months, 1980-2001"))
+                      "Mauna Loa CO2 (ppm), weekly averaged to months, 1980-2001",
+                      ("--season", "12")))
     nino = ds.elnino.load_pandas().data.set_index("YEAR")
     out.append(Series("elnino", "monthly", nino.to_numpy().reshape(-1, 1), ["sst"], 12, 24, 6,
-                      "El Nino sea surface temperature (C), 1950-2010"))
+                      "El Nino sea surface temperature (C), 1950-2010", ("--season", "12")))
     spots = ds.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()
     out.append(Series("sunspots", "yearly", spots[:, None], ["sunactivity"], 11, 20, 5,
                       "yearly sunspot activity, 1700-2008 (season 11: the solar cycle)"))
@@ -320,11 +322,12 @@ def table(results: list[dict], header: str) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in results:
         keys = ("alternator", "holt_winters", "arima", "naive")
+        opts = f" `{r['options']}`" if r["options"] else ""
         best = min(keys, key=lambda k: r[k]["crps"])
         cells = [f"**{cell(r[k])}**" if k == best else cell(r[k]) for k in keys]
         naive_name = "" if r["season"] else " (naive)"
         ch = f", {r['channels']} channels" if r["channels"] > 1 else ""
-        lines.append(f"| {r['series']}, {r['frequency']}{ch} ({r['horizon']}) | "
+        lines.append(f"| {r['series']}, {r['frequency']}{ch} ({r['horizon']}){opts} | "
                      f"{cells[0]} | {cells[1]} | {cells[2]} | "
                      f"{cells[3]}{naive_name} | {r['alternator']['mae']:.3g} | "
                      f"{r['train_seconds']:.0f} |")
@@ -381,7 +384,8 @@ def main() -> None:
               f"{load:.1f} during the run), python {platform.python_version()}; "
               f"`make bench-series` took {time.perf_counter() - started:.0f} s. The "
               f"alternator: `alternators train history.csv --kind sequence --heldout 0"
-              f"{' ' + args.train_args if args.train_args else ''}` (else the defaults), "
+              f"{' ' + args.train_args if args.train_args else ''}` plus the options in the "
+              "first column (else the defaults), "
               f"seed {args.seed}, {PATHS} forecast paths. Holt-Winters: ExponentialSmoothing, "
               "trend (none / additive / damped) and season (additive / multiplicative) by "
               "AIC, 1000 simulate() paths. ARIMA: (p ≤ 2, d by an ADF test, q ≤ 1), "
