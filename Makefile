@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 RUN := runs/pinwheel
 
-.PHONY: install demo test lint bench-install bench-quality bench-tables bench-sequence bench-speed bench-scale pretrained clean
+.PHONY: install demo test lint bench-install bench-quality bench-tables bench-sequence bench-series bench-speed bench-scale pretrained clean
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ bench-tables: bench-install
 
 bench-sequence: install
 	$(BIN)/python benchmarks/sequence.py $(ARGS)
+
+bench-series: bench-install
+	$(BIN)/python benchmarks/series.py $(ARGS)
 
 bench-speed: install
 	$(BIN)/python benchmarks/speed.py

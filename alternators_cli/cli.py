@@ -95,6 +95,11 @@ class KindChoice(StrEnum):
     sequence = "sequence"
 
 
+class TransformChoice(StrEnum):
+    none = "none"
+    log = "log"
+
+
 class ObjectiveChoice(StrEnum):
     energy = "energy"
     mse = "mse"
@@ -723,7 +728,7 @@ def train(
     threads: Annotated[
         int | None,
         typer.Option(help="CPU threads for training; 0 = by the work's size (one thread for "
-                          "batches of at most 128 rows).", show_default="0"),
+                          "sequences and batches of at most 128 rows).", show_default="0"),
     ] = None,
     normalize: Annotated[
         NormalizeChoice | None,
@@ -740,6 +745,16 @@ def train(
     window: Annotated[
         int | None,
         typer.Option(help="Sequences: time steps per training window.", show_default="64"),
+    ] = None,
+    season: Annotated[
+        int | None,
+        typer.Option(help="Sequences: the season in steps, e.g. 12 for monthly data; the "
+                          "model reads the value one season back.", show_default="None"),
+    ] = None,
+    transform: Annotated[
+        TransformChoice | None,
+        typer.Option(help="Sequences: log models a positive series on a log scale (undone "
+                          "on output).", show_default="none"),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
     device: Annotated[
@@ -799,7 +814,8 @@ def train(
         "ema": ema, "seed": seed, "device": device,
         "precision": precision.value if precision else None, "heldout": heldout,
         "normalize": normalize.value if normalize else None, "threads": threads,
-        "kind": kind.value if kind else None, "window": window,
+        "kind": kind.value if kind else None, "window": window, "season": season,
+        "transform": transform.value if transform else None,
     }
     choose_kind(data_spec, flags)
     resume = resume or force_resume

@@ -162,6 +162,7 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     """A user's series for `train` (the time column, if any, is not a channel), and notes
     to say once training starts. Without --window, a series too short for the default
     window gets a shorter one."""
+    from alternators_cli.settings import SEQUENCE_DEFAULTS
     from alternators_cli.timeindex import describe, read_series
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None)
@@ -172,14 +173,27 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     train_steps = T - (int(round(T * settings.heldout)) if settings.heldout > 0 else 0)
     default = settings.window
     if "window" not in settings.model_fields_set and train_steps < SHORT_SERIES * default:
-        settings.window = max(2, min(train_steps, max(MIN_WINDOW, train_steps // SHORT_SERIES)))
+        shortest = max(MIN_WINDOW, 3 * (settings.season or 0))  # a few seasons
+        settings.window = max(2, min(train_steps, max(shortest, train_steps // SHORT_SERIES)))
         notes.append(f"--window {settings.window} for {train_steps} training steps (the "
                      f"default {default} wants {SHORT_SERIES * default} or more; give "
                      "--window to choose)")
+    short = train_steps < SHORT_SERIES * type(settings).model_fields["window"].default
+    # The sequence defaults count as given (settings.SEQUENCE_DEFAULTS fills them in), so
+    # the default is recognised by its value.
+    if short and settings.epoch_size == SEQUENCE_DEFAULTS["epoch_size"]:
+        settings.epoch_size = SHORT_EPOCH
+        notes.append(f"--epoch-size {SHORT_EPOCH} for a short series (give --epoch-size to "
+                     "choose)")
+    season = settings.season
+    if season is not None and season >= settings.window:
+        raise BadInput(f"--season {season} needs a --window longer than the season (it is "
+                       f"{settings.window}): give a larger --window or a shorter series season")
     return series.values, series.columns, notes
 
 
 SHORT_SERIES = 4  # a series shorter than this many default windows gets a shorter window
+SHORT_EPOCH = 1024  # ... and epochs of this many windows: it trains in well under a minute
 MIN_WINDOW = 8
 
 

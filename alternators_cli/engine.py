@@ -90,6 +90,7 @@ class Normalizer:
     mean: np.ndarray  # (D,)
     scale: np.ndarray  # (D,)
     integer: np.ndarray | None = None  # (D,) bool: round this column on output
+    log: bool = False  # `--transform log`: scale log(x), and exp() on output
 
     @classmethod
     def fit(cls, x: np.ndarray, per_column: bool = False) -> Normalizer:
@@ -112,6 +113,8 @@ class Normalizer:
         return cls.fit(x, per_column=True)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
+        if self.log:
+            x = positive_log(x)
         return ((x - self.mean) / self.scale).astype(np.float32)
 
     def decode_(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,6 +122,8 @@ class Normalizer:
         mean = torch.as_tensor(self.mean, device=x.device)
         scale = torch.as_tensor(self.scale, device=x.device)
         x.mul_(scale).add_(mean)
+        if self.log:
+            x.exp_()
         if self.integer is not None and self.integer.any():
             cols = torch.as_tensor(np.flatnonzero(self.integer), device=x.device)
             x[..., cols] = x[..., cols].round()
@@ -128,13 +133,25 @@ class Normalizer:
         state = {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale)}
         if self.integer is not None:
             state["integer"] = torch.from_numpy(self.integer.astype(np.bool_))
+        if self.log:
+            state["log"] = True
         return state
 
     @classmethod
     def from_state(cls, state: dict) -> Normalizer:
         integer = state.get("integer")
         return cls(state["mean"].numpy(), state["scale"].numpy(),
-                   None if integer is None else integer.numpy().astype(bool))
+                   None if integer is None else integer.numpy().astype(bool),
+                   bool(state.get("log", False)))
+
+
+def positive_log(x: np.ndarray) -> np.ndarray:
+    """log(x) of a series on a log scale; BadInput at an observed value <= 0."""
+    x = np.asarray(x, dtype=np.float64)
+    if (x <= 0).any():  # NaN (missing) compares False
+        raise BadInput(f"--transform log needs positive values, but the series has "
+                       f"{int((x <= 0).sum())} value(s) <= 0 (smallest {np.nanmin(x):g})")
+    return np.log(x)
 
 
 MAX_BASELINE_DIM = 512  # a Gaussian baseline's covariance is (D, D): kept up to this D
@@ -291,6 +308,22 @@ def ema_with_warmup(decay: float):
     return update
 
 
+@contextlib.contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """Run torch on one intra-op thread on the CPU. A sequence model's recurrence is many
+    small matrix products in turn: splitting each across threads costs a barrier per op,
+    and on a shared machine that is many times slower (docs/model.md, "Short series")."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
@@ -324,8 +357,11 @@ class Trainer:
             )
         torch.manual_seed(self.settings.seed)
         points = self.data.fit_points(self.settings)
-        self.normalizer = Normalizer.fit(points.reshape(-1, self.data.dim),
-                                         per_column=self.per_column())
+        log = self.data.kind == "sequence" and self.settings.transform == "log"
+        self.normalizer = Normalizer.fit(
+            (positive_log(points) if log else points).reshape(-1, self.data.dim),
+            per_column=self.per_column())
+        self.normalizer.log = log
         self.baseline: dict | None = None
         if self.data.kind == "distribution" and not self.data.builtin:
             self.normalizer.integer = integer_columns(points)
@@ -437,14 +473,16 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def threads(self) -> int:
-        """CPU threads for training: `--threads`, or with 0 (auto) one thread when a batch
-        is at most SMALL_BATCH rows (a small table's), whose matmuls are too small to split:
+        """CPU threads for training: `--threads`, or with 0 (auto) one thread for a sequence
+        model or when a batch is at most SMALL_BATCH rows (a small table's), whose matmuls
+        are too small to split:
         two threads then wait on each other at every op, and on a busy host each wait is a
         time slice (iris: 50 s at 1 thread against 184 s at 2 beside other work); else
         torch's own count."""
         if self.settings.threads > 0:
             return self.settings.threads
-        if self.device.type == "cpu" and self.batch_size() <= SMALL_BATCH:
+        small = self.data.kind == "sequence" or self.batch_size() <= SMALL_BATCH
+        if self.device.type == "cpu" and small:  # a sequence's recurrence: see one_thread
             return 1
         return torch.get_num_threads()
 
@@ -454,12 +492,12 @@ class Trainer:
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads())
         try:
+            self.model.train()
             self._run(on_epoch)
         finally:
             torch.set_num_threads(previous)
 
     def _run(self, on_epoch: Callable[[EpochReport], bool | None] | None) -> None:
-        self.model.train()
         while self.epoch < self.settings.epochs:
             start = time.perf_counter()
             self.generator.manual_seed(_derived_seed(self.settings.seed, self.rank, self.epoch))

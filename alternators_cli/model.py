@@ -307,8 +307,12 @@ class SequenceAlternator(nn.Module):
         self.data_dim = data_dim
         dz = config.latent_dim
         act = config.activation  # SiLU: sequences offer no other (SEQUENCE_DEFAULTS)
-        self.opn = mlp(dz, data_dim, config.hidden, config.layers, act)  # f_theta
-        self.stn = mlp(data_dim + dz, dz, config.hidden, config.layers, act)  # g_phi
+        # With a season s, both networks also read the value one season back, x~_{t-s},
+        # and a flag saying whether the window has it; the OPN predicts the change from it.
+        self.season = config.season
+        lag = data_dim + 1 if self.season else 0
+        self.opn = mlp(dz + lag, data_dim, config.hidden, config.layers, act)  # f_theta
+        self.stn = mlp(data_dim + dz + lag, dz, config.hidden, config.layers, act)  # g_phi
         sigma_x = config.noise_min
         sigma_z = config.sigma_z_scale * sigma_x
         self.sigma_x, self.sigma_z = sigma_x, sigma_z
@@ -330,16 +334,27 @@ class SequenceAlternator(nn.Module):
         missing = torch.isnan(x)  # (B, T, D)
         observed = torch.nan_to_num(x)
         z = torch.randn(B, dz, generator=generator, device=device)  # z_0: (B, Dz)
-        xs, zs = [], []
+        xs, zs, reads = [], [], []
+        s = self.season
+        if s:
+            none = torch.zeros(B, D + 1, device=device)
+            one = torch.ones(B, 1, device=device)
         for t in range(T):
             eps_x = torch.randn(B, D, generator=generator, device=device)
-            x_t = self.x_keep * self.opn(z) + self.sigma_x * eps_x  # (S1): (B, D)
+            if s:  # (S1) with a season: x_t = lag + f(z_{t-1}, lag, 1) once the lag exists
+                lag = torch.cat([reads[t - s], one], dim=-1) if t >= s else none
+                mean = self.opn(torch.cat([z, lag], dim=-1)) + lag[:, :D]
+            else:
+                mean = self.opn(z)
+            x_t = self.x_keep * mean + self.sigma_x * eps_x  # (S1): (B, D)
             x_read = torch.where(missing[:, t], x_t, observed[:, t])  # (S2): (B, D)
             eps_z = torch.randn(B, dz, generator=generator, device=device)
-            g = self.stn(torch.cat([x_read, z], dim=-1))  # (B, Dz)
+            stn_in = [x_read, z, lag] if s else [x_read, z]
+            g = self.stn(torch.cat(stn_in, dim=-1))  # (B, Dz)
             z = self.z_in * g + self.z_keep * z + self.sigma_z * eps_z  # (S3): (B, Dz)
             xs.append(x_t)
             zs.append(z)
+            reads.append(x_read)
         return torch.stack(xs, dim=1), torch.stack(zs, dim=1)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

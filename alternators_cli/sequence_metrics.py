@@ -130,7 +130,7 @@ def linear_interpolation(values: np.ndarray) -> np.ndarray:
     """
     arr = _series(values)
     n, t, d = arr.shape
-    rows = np.ascontiguousarray(arr.transpose(0, 2, 1)).reshape(n * d, t)
+    rows = arr.transpose(0, 2, 1).reshape(n * d, t).copy()  # never a view of the input
     missing = np.isnan(rows)
     grid = np.arange(t, dtype=np.float64)
     for r in np.flatnonzero(missing.any(axis=1)):

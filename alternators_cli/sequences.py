@@ -11,7 +11,7 @@ import torch
 
 from alternators_cli import sequence_metrics as sm
 from alternators_cli.data import lorenz_series
-from alternators_cli.engine import Normalizer, _derived_seed
+from alternators_cli.engine import Normalizer, _derived_seed, one_thread
 from alternators_cli.errors import BadInput
 from alternators_cli.model import SequenceAlternator
 
@@ -51,7 +51,7 @@ def run_draws(
     for index, first in enumerate(range(0, draws, per_call)):
         k = min(per_call, draws - first)
         generator = torch.Generator(device=device).manual_seed(_derived_seed(seed, index))
-        with torch.inference_mode():
+        with torch.inference_mode(), one_thread(device):
             x_gen, z = model.run(x.repeat(k, 1, 1), generator)  # (k*N, T, D), (k*N, T, Dz)
             x_gen = torch.where(torch.isnan(x), x_gen.view(k, N, T, D), x)  # keep observed
             xs.append(normalizer.decode_(x_gen).cpu().numpy())

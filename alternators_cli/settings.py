@@ -67,7 +67,7 @@ DISTRIBUTION_ONLY = (
 )
 
 # Settings a distribution model does not use: giving one without --kind sequence is an error.
-SEQUENCE_ONLY = ("window",)
+SEQUENCE_ONLY = ("window", "season", "transform")
 
 
 def unused_settings(kind: str) -> tuple[str, ...]:
@@ -81,6 +81,13 @@ class Normalize(StrEnum):
     auto = "auto"  # column for users' files and sequences, shared for the built-in 2-D sets
     column = "column"  # each column by its own standard deviation: tables in mixed units
     shared = "shared"  # one scale for every column: keeps a picture's aspect ratio
+
+
+class Transform(StrEnum):
+    """A transform of the values before scaling (sequences; undone on output)."""
+
+    none = "none"
+    log = "log"  # positive series whose changes are proportional to their level
 
 
 class Precision(StrEnum):
@@ -97,6 +104,16 @@ class ModelConfig(BaseModel):
     kind: Kind = Field(Kind.distribution, description="distribution or sequence data.")
     window: int = Field(
         64, ge=2, le=100_000, description="Sequences: time steps per training window."
+    )
+    season: int | None = Field(
+        None, ge=1, le=100_000,
+        description="Sequences: the season in steps (12 for monthly data with a yearly "
+        "season); the model reads the value one season back and predicts the change from it.",
+    )
+    transform: Transform = Field(
+        Transform.none,
+        description="Sequences: log models a positive series on a log scale (undone on "
+        "output); none models the values as they are.",
     )
     steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
     latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
@@ -223,7 +240,7 @@ class TrainSettings(BaseSettings, ModelConfig):
     threads: int = Field(
         0, ge=0, le=4096,
         description="CPU threads for training; 0 = by the work's size (one thread for "
-        "batches of at most 128 rows, else torch's default).",
+        "sequences and for batches of at most 128 rows, else torch's default).",
     )
     normalize: Normalize = Field(
         Normalize.auto,

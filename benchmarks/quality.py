@@ -191,6 +191,9 @@ def fingerprint(overrides: dict) -> str:
     # one shared scale as before the option, and batches of 500 keep torch's threads.
     settings["heldout"] = 0.1
     settings.pop("threads")
+    for name, unset in (("season", None), ("transform", "none")):  # sequence-only options
+        if settings.get(name) == unset:
+            settings.pop(name, None)
     if settings["normalize"] == "auto":
         settings.pop("normalize")
     blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)

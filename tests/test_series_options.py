@@ -1,0 +1,140 @@
+"""Sequence options for real series: `--season` (the value one season back enters the
+model), `--transform log` (undone on output), one intra-op thread for sequence training.
+Tiny models, end to end through the CLI where the option is a CLI option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_ok, assert_one_line_error, invoke
+from typer.testing import CliRunner
+
+from alternators_cli import checkpoint
+from alternators_cli.engine import Normalizer, Trainer, TrainingData
+from alternators_cli.model import SequenceAlternator
+from alternators_cli.settings import ModelConfig, TrainSettings
+
+TINY = ["--kind", "sequence", "--epochs", "1", "--epoch-size", "32", "--batch-size", "32",
+        "--hidden", "16", "--latent-dim", "4", "--seed", "0", "--device", "cpu",
+        "--heldout", "0"]
+
+
+def write_series(path, values) -> None:
+    path.write_text("value\n" + "\n".join(f"{v:.6g}" for v in values) + "\n")
+
+
+def positive_series(rows: int = 60) -> np.ndarray:
+    t = np.arange(rows)
+    return 100 * np.exp(0.01 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 6))
+
+
+def test_season_model_predicts_the_change_from_one_season_back():
+    # With the OPN's output layer at zero, the OPN's mean is the value one season back
+    # (once it exists): x_t = x_keep * x~_{t-s} + sigma_x * eps. Without --season it is 0.
+    season, T = 3, 9
+    cfg = ModelConfig(kind="sequence", season=season, latent_dim=4, hidden=8)
+    model = SequenceAlternator(1, cfg)
+    last = model.opn[-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    x = torch.arange(1.0, T + 1).view(1, T, 1)
+    x[0, -1] = float("nan")  # the last step is the model's own
+    draws, _ = model.run(x, torch.Generator().manual_seed(0))
+    noise_bound = 5 * model.sigma_x
+    expected = model.x_keep * torch.arange(1.0, T - season + 1)
+    assert torch.allclose(draws[0, season:, 0], expected, atol=noise_bound)
+    assert draws[0, :season, 0].abs().max() < noise_bound
+    plain = SequenceAlternator(1, ModelConfig(kind="sequence", latent_dim=4, hidden=8))
+    assert plain.opn[0].in_features == 4  # no lag input without a season
+    assert model.opn[0].in_features == 4 + 1 + 1
+
+
+def test_log_normalizer_round_trips_and_keeps_its_state():
+    x = positive_series(20)[:, None].astype(np.float32)
+    norm = Normalizer.fit(np.log(x), per_column=True)
+    norm.log = True
+    back = norm.decode_(torch.from_numpy(norm.encode(x))).numpy()
+    np.testing.assert_allclose(back, x, rtol=1e-4)
+    assert Normalizer.from_state(norm.to_state()).log is True
+    old = {"mean": torch.zeros(1), "scale": torch.ones(1)}  # a file from before the option
+    assert Normalizer.from_state(old).log is False
+
+
+def test_train_with_season_and_log_stores_both_and_forecasts_positive(tmp_path):
+    csv = tmp_path / "monthly.csv"
+    write_series(csv, positive_series())
+    out = tmp_path / "run"
+    result = invoke(CliRunner(), ["train", csv, "--out", out, "--season", "6",
+                                  "--transform", "log", *TINY])
+    assert_ok(result)
+    ckpt = checkpoint.load(str(out / "model.pt"))
+    assert ckpt.settings["season"] == 6 and ckpt.settings["transform"] == "log"
+    assert ckpt.model.season == 6 and ckpt.normalizer.log
+    npy = tmp_path / "paths.npy"
+    result = invoke(CliRunner(), ["forecast", "-c", out / "model.pt", "--input", csv,
+                                  "-H", "6", "-n", "20", "--format", "npy", "-o", npy])
+    assert_ok(result)
+    paths = np.load(npy)
+    assert paths.shape == (20, 6, 1) and (paths > 0).all()
+
+
+def test_log_transform_refuses_a_series_with_values_at_or_below_zero(tmp_path):
+    csv = tmp_path / "signed.csv"
+    write_series(csv, np.sin(np.arange(40.0)))
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run",
+                                  "--transform", "log", *TINY])
+    assert "positive" in assert_one_line_error(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_season_must_fit_in_the_window(tmp_path):
+    csv = tmp_path / "s.csv"
+    write_series(csv, positive_series())
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", "--season", "20",
+                                  "--window", "16", *TINY])
+    assert "--season" in assert_one_line_error(result)
+
+
+@pytest.mark.parametrize("option", [["--season", "12"], ["--transform", "log"]])
+def test_series_options_are_for_sequences_only(tmp_path, option):
+    result = invoke(CliRunner(), ["train", "pinwheel", "--out", tmp_path / "run", *option])
+    assert "sequences only" in assert_one_line_error(result)
+
+
+def test_sequence_training_runs_on_one_thread_and_restores_the_count():
+    settings = TrainSettings(kind="sequence", window=8, epochs=1, epoch_size=8, batch_size=8,
+                             hidden=8, latent_dim=2, device="cpu")
+    series = np.random.default_rng(0).normal(size=(1, 40, 1)).astype(np.float32)
+    trainer = Trainer(settings, TrainingData("s", 1, ["v"], False, series, kind="sequence"),
+                      torch.device("cpu"))
+    before = torch.get_num_threads()
+    seen = []
+    trainer.run(lambda report: seen.append(torch.get_num_threads()))
+    assert seen == [1]
+    assert torch.get_num_threads() == before
+
+
+def test_linear_interpolation_leaves_a_one_channel_input_untouched():
+    from alternators_cli.sequence_metrics import linear_interpolation
+
+    given = np.array([[[1.0], [np.nan], [3.0]]])  # (1, 3, 1) float64: reshaping is a view
+    filled = linear_interpolation(given)
+    assert filled[0, 1, 0] == 2.0
+    assert np.isnan(given[0, 1, 0])
+
+
+def test_a_short_series_gets_short_epochs_unless_told(tmp_path):
+    csv = tmp_path / "short.csv"
+    write_series(csv, positive_series(60))
+    at = TINY.index("--epoch-size")
+    flags = TINY[:at] + TINY[at + 2:]
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "a", "--window", "8",
+                                  *flags])
+    assert_ok(result)
+    assert "--epoch-size 1024" in result.stderr
+    assert checkpoint.load(str(tmp_path / "a" / "model.pt")).settings["epoch_size"] == 1024
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "b", "--window", "8",
+                                  "--epoch-size", "64", *flags])
+    assert_ok(result)
+    assert checkpoint.load(str(tmp_path / "b" / "model.pt")).settings["epoch_size"] == 64
