@@ -249,6 +249,16 @@ def read_table(spec: str, stdin: io.BufferedIOBase | None = None) -> Table:
             text = _decode(text, "standard input")
         return parse_csv(text, "standard input")
     path = Path(spec)
+    raw = read_data_file(spec)
+    if path.suffix.lower() == ".npy":
+        return parse_npy(raw, spec)
+    return parse_csv(_decode(raw, spec), spec)
+
+
+def read_data_file(spec: str) -> bytes:
+    """The bytes of a user's data file; a missing, unreadable or endless one (a directory,
+    /dev/zero, a terminal) is a one-line BadInput."""
+    path = Path(spec)
     if not path.exists():
         raise BadInput(f"file not found: {spec}")
     if path.is_dir():
@@ -256,14 +266,11 @@ def read_table(spec: str, stdin: io.BufferedIOBase | None = None) -> Table:
     if stat.S_ISCHR(path.stat().st_mode):  # /dev/zero, a terminal: no end to read to
         raise BadInput(f"{spec} is a device, not a data file")
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except PermissionError:
         raise BadInput(f"file is not readable: {spec}") from None
     except OSError as exc:
         raise BadInput(f"cannot read {spec}: {exc.strerror}") from None
-    if path.suffix.lower() == ".npy":
-        return parse_npy(raw, spec)
-    return parse_csv(_decode(raw, spec), spec)
 
 
 def _decode(raw: bytes, source: str) -> str:

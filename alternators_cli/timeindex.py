@@ -242,18 +242,9 @@ def _read_text(spec: str, stdin) -> str:
             raise BadInput("no standard input to read CSV from")
         text = stdin.read()
         return _decode(text, "standard input") if isinstance(text, bytes) else text
-    path = Path(spec)
-    if not path.exists():
-        raise BadInput(f"file not found: {spec}")
-    if path.is_dir():
-        raise BadInput(f"{spec} is a directory, not a data file")
-    try:
-        raw = path.read_bytes()
-    except PermissionError:
-        raise BadInput(f"file is not readable: {spec}") from None
-    except OSError as exc:
-        raise BadInput(f"cannot read {spec}: {exc.strerror}") from None
-    return _decode(raw, spec)
+    from alternators_cli.data import read_data_file
+
+    return _decode(read_data_file(spec), spec)
 
 
 def _is_number(cell: str) -> bool:
