@@ -37,7 +37,7 @@ class Activation(StrEnum):
     """The hidden layers' nonlinearity (distributions; see docs/model.md)."""
 
     relu = "relu"  # max(x, 0): cheap to evaluate and to differentiate (the default)
-    silu = "silu"  # x * sigmoid(x): smooth (the default before 2026-11-26)
+    silu = "silu"  # x * sigmoid(x): smooth (what files without the setting ran)
 
 
 class Kind(StrEnum):
