@@ -174,13 +174,8 @@ class Model:
             raise BadInput("Model.evaluate scores distribution models; for a sequence model "
                            "run `alternators evaluate -c FILE`")
         if reference is None:
-            data = self._ckpt.data
-            if data.get("builtin"):
-                ref = evaluation.Reference(data["name"], True)
-            elif self._ckpt.heldout is not None and len(self._ckpt.heldout) >= 4:
-                ref = evaluation.Reference(f"held-out part of {data['name']}", False,
-                                           self._ckpt.heldout)
-            else:
+            ref = self._ckpt.reference()
+            if ref is None:
                 raise BadInput("the model keeps no held-out rows: give a reference")
         elif isinstance(reference, str):
             if reference not in BUILTINS:
@@ -189,14 +184,7 @@ class Model:
         else:
             ref = evaluation.Reference("reference", False, np.asarray(reference, np.float32))
         samples = engine.sample(self._ckpt.model, self._ckpt.normalizer, n, seed)
-        baselines = None
-        fitted = self._ckpt.gaussian_baseline()
-        if not ref.builtin and fitted is not None:
-            points = evaluation.gaussian_baseline(*fitted, n, seed)
-            integer = self._ckpt.normalizer.integer
-            if integer is not None and integer.any():
-                points[:, integer] = points[:, integer].round()
-            baselines = {"gaussian": points}
+        baselines = self._ckpt.baseline_samples(ref, n, seed)
         return evaluation.report(samples, ref, n, seed, baselines=baselines)
 
     def save(self, path: str | Path) -> None:

@@ -37,8 +37,7 @@ def stored_settings(payload: dict) -> dict:
     SETTINGS_BEFORE_THEY_EXISTED for settings added since it was written. A sequence file
     also holds the distribution-only settings at the defaults of its day (a distribution
     file, the sequence-only ones); its model never reads them, so they are left out, or a
-    later change of one of those defaults (T went 15 -> 12 -> 15 on 2026-11-26) would make
-    the file fail its own validation."""
+    later change of one of those defaults would make the file fail its own validation."""
     settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
     if "normalize" not in payload["settings"]:  # distributions all ran one shared scale
         settings["normalize"] = "shared" if settings["kind"] == "distribution" else "auto"
@@ -76,6 +75,32 @@ class Checkpoint:
     @property
     def dim(self) -> int:
         return int(self.data["dim"])
+
+    def reference(self):
+        """What this model is scored against by default: its built-in set, or its
+        held-out part (None when it keeps fewer than 4 rows)."""
+        from alternators_cli.evaluation import Reference
+
+        if self.data.get("builtin"):
+            return Reference(self.data["name"], True)
+        heldout = self.heldout
+        if heldout is None or len(heldout) < 4:
+            return None
+        return Reference(f"held-out part of {self.data['name']}", False, heldout)
+
+    def baseline_samples(self, reference, n: int, seed: int) -> dict | None:
+        """Samples of the baselines fitted on the training part, for a table reference: the
+        Gaussian, with the model's integer columns rounded as the model's are."""
+        from alternators_cli.evaluation import gaussian_baseline
+
+        fitted = self.gaussian_baseline()
+        if reference.builtin or fitted is None:
+            return None
+        points = gaussian_baseline(*fitted, n, seed)
+        integer = self.normalizer.integer
+        if integer is not None and integer.any():
+            points[:, integer] = points[:, integer].round()
+        return {"gaussian": points}
 
     def gaussian_baseline(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(mean, cov) of the Gaussian fitted on the training part, if the file has one."""

@@ -1105,7 +1105,7 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
         except BadInput as exc:  # the run itself succeeded: say why it is not scored
             print(f"no evaluation: {exc}", file=sys.stderr)
         return
-    reference = default_reference(ckpt)
+    reference = ckpt.reference()
     if reference is None:
         kept = 0 if ckpt.heldout is None else len(ckpt.heldout)
         print(f"no evaluation: {kept} held-out row(s), at least 4 are needed (more rows, or "
@@ -1116,23 +1116,8 @@ def final_evaluation(model_path: Path, as_json: bool) -> None:
     n = 5000 if reference.max_n() is None else min(5000, reference.max_n())
     samples = engine.sample(ckpt.model, ckpt.normalizer, n, seed=12345)
     result = evaluation.report(samples, reference, n, seed=0,
-                               baselines=baseline_samples(ckpt, reference, n, seed=12345))
+                               baselines=ckpt.baseline_samples(reference, n, seed=12345))
     print_report(result, as_json, source=f"{n} fresh samples")
-
-
-def baseline_samples(ckpt, reference, n: int, seed: int) -> dict | None:
-    """Samples of the baselines fitted on the training part, for a table reference: the
-    Gaussian, with the model's integer columns rounded as the model's are."""
-    from alternators_cli.evaluation import gaussian_baseline
-
-    fitted = ckpt.gaussian_baseline()
-    if reference.builtin or fitted is None:
-        return None
-    points = gaussian_baseline(*fitted, n, seed)
-    integer = ckpt.normalizer.integer
-    if integer is not None and integer.any():
-        points[:, integer] = points[:, integer].round()
-    return {"gaussian": points}
 
 
 # ---- sample ---------------------------------------------------------------------------
@@ -1211,17 +1196,6 @@ def sample(
 
 
 # ---- evaluate -------------------------------------------------------------------------
-
-
-def default_reference(ckpt):
-    from alternators_cli.evaluation import Reference
-
-    if ckpt.data.get("builtin"):
-        return Reference(ckpt.data["name"], True)
-    heldout = ckpt.heldout
-    if heldout is None or len(heldout) < 4:
-        return None
-    return Reference(f"held-out part of {ckpt.data['name']}", False, heldout)
 
 
 def reference_from_spec(spec: str):
@@ -1373,7 +1347,7 @@ def evaluate(
     if reference_spec is not None:
         reference = reference_from_spec(reference_spec)
     elif ckpt is not None:
-        reference = default_reference(ckpt)
+        reference = ckpt.reference()
         if reference is None:
             raise BadInput("the checkpoint keeps no held-out data: give --reference")
     else:
@@ -1396,7 +1370,7 @@ def evaluate(
         points = check_distribution_table(table, min_rows=2)
         source = "stdin samples" if samples_spec == "-" else f"samples {samples_spec}"
         columns = table.columns
-    baselines = None if ckpt is None else baseline_samples(ckpt, reference, len(points), seed)
+    baselines = None if ckpt is None else ckpt.baseline_samples(reference, len(points), seed)
     result = evaluation.report(points, reference, n, seed, baselines=baselines)
     if plot is not None:  # before the report: a failed write leaves no half-done output
         ref_points = (
@@ -1446,7 +1420,7 @@ def animate(
                         f"animate -n {n}", "draw fewer points per frame (-n)")
     with open_output(output, binary_format=True) as out:
         frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
-        reference = default_reference(ckpt)
+        reference = ckpt.reference()
         if reference is not None and reference.builtin:
             data_points = draw_builtin(reference.name, n, seed + 1)
         elif reference is not None:
