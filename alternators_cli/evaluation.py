@@ -154,7 +154,7 @@ class TableScorer:
             floor = floors[k]
             result[k] = {"value": values[k], "floor": floor,
                          "ratio": values[k] / floor if floor > 0 else float("inf")}
-        excess, bias = self._excess_energy(s)
+        excess, bias = self._excess_energy(s, values["energy_distance"])
         energy = result["energy_distance"]
         if energy["floor"] > 0:  # V = U + the bias terms: the ratio's interval from U's
             energy["ratio_low"] = (excess["low"] + bias) / energy["floor"]
@@ -163,21 +163,24 @@ class TableScorer:
         result["c2st"] = classifier_two_sample(s, self.R, self.seed)
         return result
 
-    def _excess_energy(self, s: np.ndarray) -> tuple[dict, float]:
+    def _excess_energy(self, s: np.ndarray, energy_v: float) -> tuple[dict, float]:
         """U-statistic energy distance 2 E|S-R| - E|S-S'| - E|R-R'| (off-diagonal means;
         about 0 for a perfect model, negative by chance), and a 95 % interval from
         resampling the reference rows (the sample side is large and held fixed); with the
-        V-statistic's bias over it, delta_s / n + delta_r / M."""
+        V-statistic's bias over it, delta_s / n + delta_r / M. The samples' own mean
+        distance comes from `energy_v` (the V-statistic, already computed), not from a
+        second pass over the n^2 sample pairs."""
         S = torch.as_tensor(s, dtype=torch.float64)
         R = torch.as_tensor(self.R, dtype=torch.float64)
-        n = len(S)
-        d_ss, _ = metrics.pair_means(S, S, 1.0)
-        delta_s = d_ss * n / (n - 1)
-        col = torch.zeros(self.M, dtype=torch.float64)  # mean |S_i - R_j| over i, per j
+        n, M = len(S), self.M
+        col = torch.zeros(M, dtype=torch.float64)  # mean |S_i - R_j| over i, per j
         for start in range(0, n, metrics.PAIR_BLOCK):
             block = S[start : start + metrics.PAIR_BLOCK].float()
             col += torch.cdist(block, R.float(), compute_mode=metrics.EXACT).double().sum(0)
         col /= n
+        # V = 2 E|S-R| - E_all|S-S'| - E_all|R-R'|, every mean over all pairs (i = k too).
+        d_ss = 2 * float(col.mean()) - self.delta_r * (M - 1) / M - energy_v
+        delta_s = d_ss * n / (n - 1)
         value = float(2 * col.mean() - delta_s - self.delta_r)
         w = self.weights  # (B, m)
         m = w.shape[1]
