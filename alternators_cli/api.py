@@ -63,7 +63,7 @@ class Model:
 
     @property
     def settings(self) -> dict:
-        return self._ckpt.settings_it_ran_with()
+        return self._ckpt.settings.model_dump(mode="json")
 
     @property
     def network(self) -> torch.nn.Module:

@@ -13,36 +13,40 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from alternators_cli import __version__
 from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
 from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
-from alternators_cli.settings import ModelConfig, format_validation_error, unused_settings
+from alternators_cli.settings import KIND_SETTINGS, DistributionSettings, parse_settings
 
 FORMAT = "alternators-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PRETRAINED_PREFIX = "pretrained:"
-KINDS = ("distribution", "sequence")
-# Settings added after format version 1, as older files (which lack them) ran.
-SETTINGS_BEFORE_THEY_EXISTED = {
-    "kind": "distribution", "fourier_features": 0, "opn_fourier_features": 0,
-    "schedule_rho": 1.0, "activation": "silu", "linear_skip": False,
-}
 
 
-def stored_settings(payload: dict) -> dict:
-    """The settings a file's model ran with: the file's own, with the values of
-    SETTINGS_BEFORE_THEY_EXISTED for settings added since it was written. A sequence file
-    also holds the distribution-only settings at the defaults of its day (a distribution
-    file, the sequence-only ones); its model never reads them, so they are left out, or a
-    later change of one of those defaults would make the file fail its own validation."""
-    settings = {**SETTINGS_BEFORE_THEY_EXISTED, **payload["settings"]}
-    if "normalize" not in payload["settings"]:  # distributions all ran one shared scale
-        settings["normalize"] = "shared" if settings["kind"] == "distribution" else "auto"
-    unused = unused_settings(settings["kind"])
-    return {k: v for k, v in settings.items() if k not in unused}
+def migrate_v1(payload: dict) -> dict:
+    """A format-1 file as format 2: the kind stored once (at the top, not in the settings),
+    and only the settings its kind reads. Format 1 kept every setting of both kinds, and
+    files written before a setting existed lack it; they ran with the values below."""
+    ran_before = {"fourier_features": 0, "opn_fourier_features": 0, "schedule_rho": 1.0,
+                  "activation": "silu", "linear_skip": False}
+    kind = payload.get("kind", "distribution")
+    own = KIND_SETTINGS.get(kind, DistributionSettings).model_fields
+    settings = {**ran_before, **payload.get("settings", {})}
+    if "normalize" not in payload.get("settings", {}):  # distributions ran one shared scale
+        settings["normalize"] = "shared" if kind == "distribution" else "auto"
+    settings = {k: v for k, v in settings.items() if k in own and k != "kind"}
+    out = {**payload, "format_version": 2, "kind": kind, "settings": settings}
+    state = payload.get("state")
+    if kind == "distribution" and isinstance(state, dict) and isinstance(state.get("model"),
+                                                                         dict):
+        weights = dict(state["model"])
+        dim, dz = int(payload["data"]["dim"]), int(settings.get("latent_dim", 20))
+        weights.setdefault("fourier", torch.zeros(dim, 0))  # the features were off
+        weights.setdefault("opn_fourier", torch.zeros(dz, 0))
+        out["state"] = {**state, "model": weights}
+    return out
 
 
 REQUIRED_KEYS = (
@@ -65,8 +69,13 @@ class Checkpoint:
         return self.payload["data"]
 
     @property
-    def settings(self) -> dict:
-        return self.payload["settings"]
+    def kind(self) -> str:
+        return self.payload["kind"]
+
+    @property
+    def settings(self):
+        """The settings the model runs with (DistributionSettings or SequenceSettings)."""
+        return self.model.config
 
     @property
     def columns(self) -> list[str]:
@@ -126,12 +135,6 @@ class Checkpoint:
         h = self.payload.get("heldout_history")
         return None if h is None else h.numpy()
 
-    def settings_it_ran_with(self) -> dict:
-        """The file's settings, with the value it ran with for a setting added since it was
-        written; a sequence model's leave out the distribution-only ones it never reads."""
-        settings = {**self.model.config.model_dump(mode="json"), **stored_settings(self.payload)}
-        unused = unused_settings(settings["kind"])  # the config's dump holds them too
-        return {k: v for k, v in settings.items() if k not in unused}
 
     def describe(self) -> dict:
         history = self.payload["history"]
@@ -146,7 +149,7 @@ class Checkpoint:
                 if k in self.data
             },
             "heldout_rows": 0 if self.heldout is None else int(np.prod(self.heldout.shape[:-1])),
-            "settings": self.settings_it_ran_with(),
+            "settings": self.settings.model_dump(mode="json"),
             "parameters": parameter_counts(self.model),
             "epochs_trained": int(self.payload["epoch"]),
             "final_loss": history[-1] if history else None,
@@ -168,7 +171,7 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
         "package_version": __version__,
         "kind": data.kind,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "settings": trainer.settings.model_dump(mode="json"),
+        "settings": trainer.settings.model_dump(mode="json", exclude={"kind"}),
         "data": {
             "name": data.name,
             "builtin": data.builtin,
@@ -259,9 +262,9 @@ def load(
     except Exception:  # any other failure to parse: text, truncated zip, garbage bytes
         raise BadInput(f"checkpoint {spec} is truncated or not a PyTorch file") from None
     ckpt = from_payload(payload, str(spec), device)
-    if kind is not None and ckpt.payload["kind"] != kind:
+    if kind is not None and ckpt.kind != kind:
         raise BadInput(
-            f"checkpoint {spec} holds a {ckpt.payload['kind']} model; this command needs a "
+            f"checkpoint {spec} holds a {ckpt.kind} model; this command needs a "
             f"{kind} model"
         )
     return ckpt
@@ -271,6 +274,9 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise BadInput(f"{name} is not an alternators checkpoint (foreign .pt file)")
     version = payload.get("format_version")
+    if version == 1:
+        payload = migrate_v1(payload)
+        version = FORMAT_VERSION
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise BadInput(f"{name} has an invalid checkpoint format version {version!r}")
     if version > FORMAT_VERSION:
@@ -281,15 +287,17 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
     missing = [k for k in REQUIRED_KEYS if k not in payload]
     if missing:
         raise BadInput(f"{name} is missing {', '.join(missing)}: damaged checkpoint")
-    if payload["kind"] not in KINDS:
+    if payload["kind"] not in KIND_SETTINGS:
         raise BadInput(f"{name} holds a model of unknown kind {payload['kind']!r}")
     try:
-        settings = stored_settings(payload)
-        config = ModelConfig(**{k: settings[k] for k in ModelConfig.model_fields if k in settings})
+        if not isinstance(payload["settings"], dict):
+            raise TypeError("settings")
+        try:
+            config = parse_settings({**payload["settings"], "kind": payload["kind"]})
+        except BadInput as exc:
+            raise BadInput(f"{name} has invalid settings: {exc}") from None
         dim = int(payload["data"]["dim"])
         normalizer = Normalizer.from_state(payload["normalizer"])
-        if config.kind != payload["kind"]:
-            raise KeyError("kind")
         if not 1 <= dim <= MAX_DIM:
             raise BadInput(f"{name} has an invalid data dimension {dim}")
         check_normalizer(normalizer, dim, name)
@@ -307,12 +315,7 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
             shapes = {k: tuple(v.shape) for k, v in build_model(dim, config).state_dict().items()}
         check_weights(weights, shapes, name)
         model = build_model(dim, config)
-        if isinstance(model, Alternator):  # files from before the options: (D, 0) buffers
-            weights.setdefault("fourier", model.fourier)
-            weights.setdefault("opn_fourier", model.opn_fourier)
         model.load_state_dict(weights)
-    except ValidationError as err:
-        raise BadInput(f"{name} has invalid settings: {format_validation_error(err)}") from None
     except (KeyError, TypeError, AttributeError, RuntimeError, ValueError) as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise BadInput(f"{name} does not match its own settings: {detail}") from None
@@ -321,8 +324,6 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
 
 
 MAX_DIM = 1_000_000  # columns; data.MAX_COLUMNS is far below
-# Buffers a file from before their option may lack (filled in as the option's off value).
-OPTIONAL_WEIGHTS = ("fourier", "opn_fourier")
 
 
 def check_normalizer(normalizer: Normalizer, dim: int, name: str) -> None:
@@ -339,8 +340,6 @@ def check_weights(weights: dict, shapes: dict, name: str) -> None:
     """The file's weights have exactly the model's names and shapes, and are finite."""
     for key, shape in shapes.items():
         if key not in weights:
-            if key in OPTIONAL_WEIGHTS:
-                continue
             raise BadInput(f"{name} does not match its own settings: weight {key} is missing")
         tensor = weights[key]
         if not isinstance(tensor, torch.Tensor):

@@ -968,7 +968,7 @@ def resume_settings(run_dir: Path, flags: dict, name: str, settings, config: Pat
     state and the fingerprint of its data. A setting given another value by a flag, an
     ALTERNATORS_* variable or the --config file is refused by name."""
     from alternators_cli import checkpoint
-    from alternators_cli.settings import ENV_PREFIX, TrainSettings, read_toml, settings_in_env
+    from alternators_cli.settings import parse_settings, settings_sources
 
     path = run_dir / "model.pt"
     if not path.exists():
@@ -980,22 +980,17 @@ def resume_settings(run_dir: Path, flags: dict, name: str, settings, config: Pat
         raise BadInput(
             f"--resume: {path} was trained on {ckpt.data['name']!r}, not {name!r}"
         )
-    saved = checkpoint.stored_settings(ckpt.payload)
-    sources = {key: f"--{key.replace('_', '-')}" for key in read_toml(config)}
-    sources.update({key: ENV_PREFIX + key.upper() for key in settings_in_env()})
-    sources.update({key: f"--{key.replace('_', '-')}" for key, v in flags.items()
-                    if v is not None})
+    saved = ckpt.settings.model_dump(mode="json")
+    given_values, sources = settings_sources(flags, config)
     given = settings.model_dump(mode="json")
     for key, source in sources.items():
         if key in RESUME_MAY_CHANGE or key not in given:
             continue
-        default = TrainSettings.model_fields[key].default  # files older than the key
-        ran_with = saved.get(key, default)
-        if ran_with != given[key]:
+        if saved.get(key) != given[key]:
             raise BadInput(
                 f"--resume continues with the checkpoint's settings: {source} is "
-                f"{given[key]!r} here but {ran_with!r} there (only --epochs and --device may "
-                "change)"
+                f"{given[key]!r} here but {saved.get(key)!r} there (only --epochs and "
+                "--device may change)"
             )
     for key in RESUME_MAY_CHANGE:
         if key in sources:
@@ -1005,7 +1000,7 @@ def resume_settings(run_dir: Path, flags: dict, name: str, settings, config: Pat
             f"--resume: the run already has {ckpt.payload['epoch']} of {saved['epochs']} epochs; "
             "give a larger --epochs to train further"
         )
-    return TrainSettings(**saved), ckpt.payload["state"], ckpt.data.get("fingerprint")
+    return parse_settings(saved), ckpt.payload["state"], ckpt.data.get("fingerprint")
 
 
 def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,

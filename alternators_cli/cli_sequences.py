@@ -162,7 +162,6 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     """A user's series for `train` (the time column, if any, is not a channel), and notes
     to say once training starts. Without --window, a series too short for the default
     window gets a shorter one."""
-    from alternators_cli.settings import SEQUENCE_DEFAULTS
     from alternators_cli.timeindex import describe, read_series
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None)
@@ -179,9 +178,7 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
                      f"default {default} wants {SHORT_SERIES * default} or more; give "
                      "--window to choose)")
     short = train_steps < SHORT_SERIES * type(settings).model_fields["window"].default
-    # The sequence defaults count as given (settings.SEQUENCE_DEFAULTS fills them in), so
-    # the default is recognised by its value.
-    if short and settings.epoch_size == SEQUENCE_DEFAULTS["epoch_size"]:
+    if short and "epoch_size" not in settings.model_fields_set:
         settings.epoch_size = SHORT_EPOCH
         notes.append(f"--epoch-size {SHORT_EPOCH} for a short series (give --epoch-size to "
                      "choose)")
@@ -214,7 +211,7 @@ def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, out
     from alternators_cli import output as enc
     from alternators_cli.sequences import sample_path_chunks
 
-    length = length or int(ckpt.settings["window"])
+    length = length or ckpt.settings.window
     with open_output(output, npy) as out:  # streamed, a chunk of paths at a time
         if npy:
             out.write(enc.npy_header((n, length, ckpt.dim)))
@@ -568,7 +565,7 @@ def evaluate_sequence_checkpoint(
     from alternators_cli import sequences as sq
 
     check_plot_target(plot)
-    window = int(ckpt.settings["window"])
+    window = ckpt.settings.window
     time = None
     if input_spec is None and ckpt.data.get("builtin"):
         if plot:
@@ -708,7 +705,7 @@ def animate_sequence(ckpt, output: str, fps: float, seed: int) -> None:
     from alternators_cli.plots import encode_gif, sequence_frames
     from alternators_cli.sequences import run_draws
 
-    length = 2 * int(ckpt.settings["window"])
+    length = 2 * ckpt.settings.window
     empty = np.full((1, length, ckpt.dim), np.nan, dtype=np.float32)
     x, z = run_draws(ckpt.model, ckpt.normalizer, empty, 1, seed)
     images = sequence_frames(x[0, 0], z[0, 0], ckpt.columns, ckpt.data["name"])

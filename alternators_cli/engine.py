@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 from alternators_cli.data import draw_builtin, lorenz_series
 from alternators_cli.errors import BadInput, RunFailure
 from alternators_cli.model import Alternator, build_model
-from alternators_cli.settings import TrainSettings, read_distributed_env
+from alternators_cli.settings import CommonSettings, read_distributed_env
 
 SAMPLE_CHUNK = 4096  # points per sampling chunk: activations stay in cache, memory flat in n
 
@@ -201,7 +201,7 @@ class TrainingData:
     def __len__(self) -> int:
         return 0 if self.train is None else len(self.train)
 
-    def fit_points(self, settings: TrainSettings, max_rows: int = 100_000) -> np.ndarray:
+    def fit_points(self, settings: CommonSettings, max_rows: int = 100_000) -> np.ndarray:
         if self.kind == "sequence":
             return self.train.reshape(-1, self.dim)[:max_rows * 10]
         if self.builtin:
@@ -338,7 +338,7 @@ class Trainer:
     run continues exactly as the uninterrupted one would have.
     """
 
-    settings: TrainSettings
+    settings: CommonSettings
     data: TrainingData
     device: torch.device
     rank: int = 0
@@ -366,7 +366,7 @@ class Trainer:
         if self.data.kind == "distribution" and not self.data.builtin:
             self.normalizer.integer = integer_columns(points)
             self.baseline = gaussian_fit(points)
-        self.model = build_model(self.data.dim, self.settings.model_part()).to(self.device)
+        self.model = build_model(self.data.dim, self.settings).to(self.device)
         self.ema = AveragedModel(
             self.model, multi_avg_fn=ema_with_warmup(self.settings.ema), use_buffers=True
         )

@@ -18,7 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alternators_cli.settings import Activation, ModelConfig, Objective
+from alternators_cli.settings import (
+    Activation,
+    DistributionSettings,
+    Objective,
+    SequenceSettings,
+)
 
 STEP_FREQUENCIES = 8  # Fourier features of the step position: 2 * 8 numbers per step
 ACTIVATIONS: dict[Activation, type[nn.Module]] = {
@@ -71,7 +76,7 @@ class StepMLP(nn.Module):
 
 
 class Alternator(nn.Module):
-    def __init__(self, data_dim: int, config: ModelConfig):
+    def __init__(self, data_dim: int, config: DistributionSettings):
         super().__init__()
         self.config = config
         self.data_dim = data_dim
@@ -301,12 +306,12 @@ class SequenceAlternator(nn.Module):
     are NaN in every input, and S2 is applied per cell.
     """
 
-    def __init__(self, data_dim: int, config: ModelConfig):
+    def __init__(self, data_dim: int, config: SequenceSettings):
         super().__init__()
         self.config = config
         self.data_dim = data_dim
         dz = config.latent_dim
-        act = config.activation  # SiLU: sequences offer no other (SEQUENCE_DEFAULTS)
+        act = Activation.silu  # sequences offer no other
         # With a season s, both networks also read the value one season back, x~_{t-s},
         # and a flag saying whether the window has it; the OPN predicts the change from it.
         self.season = config.season
@@ -418,7 +423,7 @@ def masked_energy_score(draws: Tensor, target: Tensor, scored: Tensor) -> Tensor
     return ((fit - spread) * any_scored).sum() / any_scored.sum().clamp_min(1)
 
 
-def build_model(data_dim: int, config: ModelConfig) -> nn.Module:
+def build_model(data_dim: int, config: DistributionSettings | SequenceSettings) -> nn.Module:
     """The model for the configured kind of data."""
     if config.kind == "sequence":
         return SequenceAlternator(data_dim, config)

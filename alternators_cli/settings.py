@@ -1,29 +1,38 @@
-"""Validated settings.
+"""Validated settings, one model per kind of data.
 
-Precedence for training settings: command-line flags > environment (``ALTERNATORS_…``) >
-``--config file.toml`` > defaults. Every check lives here, as pydantic validation; the CLI
-turns a ``ValidationError`` into one line per bad field and exit status 2.
+`DistributionSettings` and `SequenceSettings` share `CommonSettings` and differ in the
+fields only one kind reads and in some defaults; each default is a plain field default
+of its class, and a setting the kind does not read is refused by the model itself
+(`extra="forbid"`). `Settings` is their union, discriminated by `kind`.
+
+Precedence: command-line flags > environment (``ALTERNATORS_…``) > ``--config`` file (TOML,
+or a run's settings.json) > defaults (`load_train_settings`). The CLI turns a
+`ValidationError` into one line per bad field and exit status 2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from alternators_cli.errors import BadInput
 
 ENV_PREFIX = "ALTERNATORS_"
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+
+
+class Kind(StrEnum):
+    """What the data is (SPEC section 2)."""
+
+    distribution = "distribution"  # rows are independent points; the steps refine a sample
+    sequence = "sequence"  # rows are time; the steps are time steps
 
 
 class Objective(StrEnum):
@@ -37,42 +46,7 @@ class Activation(StrEnum):
     """The hidden layers' nonlinearity (distributions; see docs/model.md)."""
 
     relu = "relu"  # max(x, 0): cheap to evaluate and to differentiate (the default)
-    silu = "silu"  # x * sigmoid(x): smooth (what files without the setting ran)
-
-
-class Kind(StrEnum):
-    """What the data is (SPEC section 2)."""
-
-    distribution = "distribution"  # rows are independent points; the steps refine a sample
-    sequence = "sequence"  # rows are time; the steps are time steps
-
-
-# Settings whose default differs for sequences (see docs/model.md, "Sequences"): a
-# constant schedule (noise_min = noise_max = sigma_x, sigma_z = sigma_z_scale * sigma_x),
-# a wider network, and windows instead of points as the unit of an epoch and a batch.
-SEQUENCE_DEFAULTS: dict[str, Any] = {
-    "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
-    "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
-    "batch_size": 128, "lr": 3e-3, "fourier_features": 0, "opn_fourier_features": 0,
-    "activation": "silu",  # and the only one: DISTRIBUTION_ONLY refuses another
-    "linear_skip": False,  # likewise
-    "heldout": 0.1,  # the last 10 % of every series
-}
-
-
-# Settings a sequence model does not use: giving one with --kind sequence is an error.
-DISTRIBUTION_ONLY = (
-    "steps", "schedule_rho", "objective", "scored_steps", "fourier_features", "fourier_scale",
-    "opn_fourier_features", "opn_fourier_scale", "activation", "linear_skip",
-)
-
-# Settings a distribution model does not use: giving one without --kind sequence is an error.
-SEQUENCE_ONLY = ("window", "season", "transform")
-
-
-def unused_settings(kind: str) -> tuple[str, ...]:
-    """The settings a model of this kind never reads."""
-    return DISTRIBUTION_ONLY if kind == Kind.sequence else SEQUENCE_ONLY
+    silu = "silu"  # x * sigmoid(x): smooth
 
 
 class Normalize(StrEnum):
@@ -96,108 +70,61 @@ class Precision(StrEnum):
     fp16 = "fp16"
 
 
-class ModelConfig(BaseModel):
-    """The model's shape and schedules: everything needed to rebuild it from a checkpoint."""
+class CommonSettings(BaseModel):
+    """What every kind of model reads: the networks' size, the noise, the training."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    kind: Kind = Field(Kind.distribution, description="distribution or sequence data.")
-    window: int = Field(
-        64, ge=2, le=100_000, description="Sequences: time steps per training window."
-    )
-    season: int | None = Field(
-        None, ge=1, le=100_000,
-        description="Sequences: the season in steps (12 for monthly data with a yearly "
-        "season); the model reads the value one season back and predicts the change from it.",
-    )
-    transform: Transform = Field(
-        Transform.none,
-        description="Sequences: log models a positive series on a log scale (undone on "
-        "output); none models the values as they are.",
-    )
-    steps: int = Field(15, ge=1, le=1000, description="Steps T of the generative cycle.")
     latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
-    hidden: int = Field(64, ge=4, le=8192, description="Width of the hidden layers.")
-    layers: int = Field(2, ge=1, le=16, description="Hidden layers in each network.")
+    hidden: int = Field(64, ge=4, le=8192, description="Hidden width of OPN and STN.")
+    layers: int = Field(2, ge=1, le=16, description="Hidden layers per network.")
     noise_max: float = Field(0.9, gt=0, lt=1, description="sigma_x at the first step.")
     noise_min: float = Field(0.01, gt=0, lt=1, description="sigma_x at the last step.")
-    schedule_rho: float = Field(
-        1.0, ge=1, le=100,
-        description="Spacing of sigma_x from noise_max to noise_min: 1 = linear, larger = "
-        "more steps at low noise (EDM's rho).",
-    )
     sigma_z_scale: float = Field(
-        0.5, gt=0, le=10, description="sigma_z[t] = sigma_z_scale * sigma_x[t]."
+        0.5, gt=0, le=10, description="sigma_z = sigma_z_scale * sigma_x."
     )
-    alpha: float = Field(0.79, gt=0, lt=1, description="STN mixing weight alpha[t].")
-    objective: Objective = Field(Objective.energy, description="OPN training objective.")
+    alpha: float = Field(0.79, gt=0, lt=1, description="STN mixing weight alpha.")
     draws: int = Field(
-        2, ge=2, le=64, description="OPN draws per point for the energy objective."
+        2, ge=2, le=64, description="OPN draws per point for the energy score."
+    )
+    epochs: int = Field(400, ge=1, le=10_000_000, description="Training epochs.")
+    epoch_size: int = Field(
+        10_000, ge=1, le=100_000_000,
+        description="Points per epoch for built-in sets (fresh each epoch; sequences: "
+        "windows).",
+    )
+    batch_size: int = Field(
+        500, ge=1, le=10_000_000, description="Batch size (sequences: windows)."
+    )
+    lr: float = Field(2.5e-3, gt=0, le=10, description="Peak learning rate (Adam).")
+    ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
+    device: str = Field(
+        "auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda, cuda:N or mps."
+    )
+    precision: Precision = Field(
+        Precision.fp32, description="fp32, or bf16 / fp16 autocast (fp16 needs CUDA)."
+    )
+    heldout: float = Field(
+        0.2, ge=0, lt=1,
+        description="Fraction of a data file held out for evaluation, at least "
+        "min(50, rows/3) rows (sequences: the last part of every series).",
+    )
+    threads: int = Field(
+        0, ge=0, le=4096,
+        description="CPU threads for training; 0 = by the work's size (one thread for "
+        "sequences and batches of at most 128 rows).",
+    )
+    normalize: Normalize = Field(
+        Normalize.auto,
+        description="Scaling before training, undone on output: column (each column its "
+        "own scale: tables in mixed units), shared (one scale: keeps the aspect ratio), "
+        "auto (column for files and sequences, shared for the built-in 2-D sets).",
     )
 
-    fourier_features: int = Field(
-        16, ge=0, le=4096,
-        description="Random Fourier features of x the STN also reads (0 = off).",
-    )
-    fourier_scale: float = Field(
-        4.0, gt=0, le=1000, description="Frequency scale of the STN's Fourier features."
-    )
-    opn_fourier_features: int = Field(
-        32, ge=0, le=4096,
-        description="Random Fourier features of z the OPN also reads (0 = off).",
-    )
-    opn_fourier_scale: float = Field(
-        1.0, gt=0, le=1000, description="Frequency scale of the OPN's Fourier features."
-    )
-    activation: Activation = Field(
-        Activation.relu, description="Nonlinearity of the hidden layers (distributions)."
-    )
-    linear_skip: bool = Field(
-        True,
-        description="Linear paths from each network's raw input to its output (z -> x in "
-        "the OPN, x -> z in the STN), added to the MLP's.",
-    )
-    scored_steps: int = Field(
-        0, ge=0, le=1000,
-        description="Random steps per point at which the OPN is scored (0 = all T).",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _sequence_defaults(cls, values: Any) -> Any:
-        # Kind-dependent defaults: only for settings nobody gave (flag, environment or file).
-        if isinstance(values, dict) and str(values.get("kind", "")) == Kind.sequence:
-            own = cls.model_fields
-            fill = {k: v for k, v in SEQUENCE_DEFAULTS.items() if k in own and k not in values}
-            if "noise_min" in values and "noise_max" not in values:
-                fill["noise_max"] = values["noise_min"]  # one constant sigma_x
-            return {**values, **fill}
-        return values
-
-    @model_validator(mode="after")
-    def _check_schedules(self) -> ModelConfig:
-        if self.kind is Kind.sequence and self.noise_max != self.noise_min:
-            raise ValueError(
-                f"a sequence model has one constant sigma_x: set --noise-min only "
-                f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
-            )
-        # A setting this kind never reads may only hold its default (for this kind).
-        fields = type(self).model_fields
-        defaults = SEQUENCE_DEFAULTS if self.kind is Kind.sequence else {}
-        unused = [name for name in unused_settings(self.kind)
-                  if getattr(self, name) != defaults.get(name, fields[name].default)]
-        if unused:
-            flags = ", ".join("--" + name.replace("_", "-") for name in unused)
-            verb = "applies" if len(unused) == 1 else "apply"
-            if self.kind is Kind.sequence:
-                raise ValueError(
-                    f"{flags} {verb} to distributions only (a sequence model's steps are its "
-                    "time steps: see --window)"
-                )
-            raise ValueError(
-                f"{flags} {verb} to sequences only (give --kind sequence for time series; "
-                "a distribution's rows are independent points)"
-            )
+    def check_noise(self) -> None:
+        """SPEC 1: sigma_x falls from noise_max to noise_min, and alpha + sigma_z^2 <= 1
+        at every step (the STN's update keeps the latent's variance bounded)."""
         if self.noise_min > self.noise_max:
             raise ValueError(
                 f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})"
@@ -209,127 +136,237 @@ class ModelConfig(BaseModel):
                 f"sigma_z at step 1 = {self.sigma_z_scale}*{self.noise_max} = {sigma_z_max:g} "
                 f"give {self.alpha + sigma_z_max**2:g}"
             )
+
+
+def default(name: str, value: Any) -> Any:
+    """CommonSettings' field `name` with another default: a kind's own default."""
+    return FieldInfo.merge_field_infos(CommonSettings.model_fields[name], default=value)
+
+
+class DistributionSettings(CommonSettings):
+    """Rows are independent points; T steps of the cycle refine a sample (SPEC section 1)."""
+
+    kind: Literal[Kind.distribution] = Field(
+        Kind.distribution,
+        description="distribution (rows are points) or sequence (rows are time) for a "
+        "file; built-ins know their kind.",
+    )
+    steps: int = Field(15, ge=1, le=1000, description="Steps T of the cycle.")
+    schedule_rho: float = Field(
+        1.0, ge=1, le=100,
+        description="Spacing of sigma_x between the two: 1 = linear, larger = more steps "
+        "at low noise (EDM's rho).",
+    )
+    objective: Objective = Field(
+        Objective.energy, description="OPN objective: energy score or mse."
+    )
+    scored_steps: int = Field(
+        0, ge=0, le=1000,
+        description="Random steps per point at which the OPN is scored each batch (0, or "
+        "T and more: all T).",
+    )
+    fourier_features: int = Field(
+        16, ge=0, le=4096,
+        description="Random Fourier features of x the STN also reads (0 = off).",
+    )
+    fourier_scale: float = Field(
+        4.0, gt=0, le=1000,
+        description="Frequency scale of those features (normalised units).",
+    )
+    opn_fourier_features: int = Field(
+        32, ge=0, le=4096,
+        description="Random Fourier features of z the OPN also reads (0 = off).",
+    )
+    opn_fourier_scale: float = Field(
+        1.0, gt=0, le=1000, description="Frequency scale of the OPN's features."
+    )
+    activation: Activation = Field(
+        Activation.relu, description="Nonlinearity of the hidden layers."
+    )
+    linear_skip: bool = Field(
+        True,
+        description="Linear paths from each network's raw input to its output (z -> x in "
+        "the OPN, x -> z in the STN), added to the MLP's.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DistributionSettings:
+        self.check_noise()
         return self
 
 
-class TrainSettings(BaseSettings, ModelConfig):
-    """Everything `alternators train` needs, from flags, environment, TOML file or defaults."""
+class SequenceSettings(CommonSettings):
+    """Rows are time; the steps are time steps, with one constant sigma_x (SPEC section 2,
+    docs/model.md "Sequences"): a wider network, windows as the unit of an epoch."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True
+    kind: Literal[Kind.sequence] = Field(
+        Kind.sequence, description=DistributionSettings.model_fields["kind"].description
     )
+    window: int = Field(
+        64, ge=2, le=100_000, description="Time steps per training window."
+    )
+    season: int | None = Field(
+        None, ge=1, le=100_000,
+        description="The season in steps, e.g. 12 for monthly data; the model reads the "
+        "value one season back.",
+    )
+    transform: Transform = Field(
+        Transform.none,
+        description="log models a positive series on a log scale (undone on output).",
+    )
+    latent_dim: int = default("latent_dim", 16)
+    hidden: int = default("hidden", 128)
+    noise_max: float = default("noise_max", 0.05)
+    noise_min: float = default("noise_min", 0.05)
+    sigma_z_scale: float = default("sigma_z_scale", 2.0)
+    alpha: float = default("alpha", 0.5)
+    epochs: int = default("epochs", 30)
+    epoch_size: int = default("epoch_size", 2560)
+    batch_size: int = default("batch_size", 128)
+    lr: float = default("lr", 3e-3)
+    heldout: float = default("heldout", 0.1)
 
-    epochs: int = Field(400, ge=1, le=10_000_000, description="Training epochs.")
-    epoch_size: int = Field(
-        10_000, ge=1, le=100_000_000,
-        description="Points per epoch for built-in sets (fresh draws every epoch).",
-    )
-    batch_size: int = Field(500, ge=1, le=10_000_000, description="Batch size.")
-    lr: float = Field(2.5e-3, gt=0, le=10, description="Peak learning rate (Adam).")
-    ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the weights (0 = off).")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
-    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto|cpu|cuda[:N]|mps.")
-    precision: Precision = Field(
-        Precision.fp32, description="fp32, or bf16 / fp16 autocast (fp16: CUDA only)."
-    )
-    heldout: float = Field(
-        0.2, ge=0, lt=1,
-        description="Fraction of a data file held out for evaluation (a table keeps at least "
-        "min(50, rows/3) rows; sequences: the last part of every series, 0.1).",
-    )
-    threads: int = Field(
-        0, ge=0, le=4096,
-        description="CPU threads for training; 0 = by the work's size (one thread for "
-        "sequences and for batches of at most 128 rows, else torch's default).",
-    )
-    normalize: Normalize = Field(
-        Normalize.auto,
-        description="Scaling before training: column (each column its own scale, for mixed "
-        "units), shared (one scale, keeps the aspect ratio), auto (column for files and "
-        "sequences, shared for the built-in 2-D sets).",
-    )
-
+    @model_validator(mode="before")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags (init) win over the environment; the TOML file is merged below both by load().
-        return (init_settings, env_settings)
+    def _one_sigma_x(cls, values: Any) -> Any:
+        # One constant sigma_x: --noise-min alone sets it.
+        if isinstance(values, dict) and "noise_min" in values and "noise_max" not in values:
+            return {**values, "noise_max": values["noise_min"]}
+        return values
 
-    def model_part(self) -> ModelConfig:
-        return ModelConfig(**{k: getattr(self, k) for k in ModelConfig.model_fields})
+    @model_validator(mode="after")
+    def _check(self) -> SequenceSettings:
+        if self.noise_max != self.noise_min:
+            raise ValueError(
+                f"a sequence model has one constant sigma_x: set --noise-min only "
+                f"(got noise_max={self.noise_max}, noise_min={self.noise_min})"
+            )
+        self.check_noise()
+        return self
 
 
-def format_validation_error(err: ValidationError) -> str:
-    """One line per bad field: `--field-name: message (got value)`."""
-    lines = []
+Settings = Annotated[DistributionSettings | SequenceSettings, Field(discriminator="kind")]
+KIND_SETTINGS: dict[str, type[CommonSettings]] = {
+    Kind.distribution: DistributionSettings, Kind.sequence: SequenceSettings,
+}
+ALL_FIELDS = {name: info for cls in KIND_SETTINGS.values()
+              for name, info in cls.model_fields.items()}
+_ADAPTER = TypeAdapter(Settings)
+
+
+def parse_settings(values: dict[str, Any]) -> DistributionSettings | SequenceSettings:
+    """Settings of the kind `values["kind"]` names (distribution without one)."""
+    values = dict(values)
+    values.setdefault("kind", Kind.distribution)
+    if str(values["kind"]) not in KIND_SETTINGS:
+        raise BadInput(f"--kind: expected distribution or sequence (got {values['kind']!r})")
+    try:
+        return _ADAPTER.validate_python(values)
+    except ValidationError as err:
+        raise BadInput(format_validation_error(err, str(values["kind"]))) from None
+
+
+def owners(name: str) -> list[str]:
+    """The kinds whose settings have the field `name`."""
+    return [kind for kind, cls in KIND_SETTINGS.items() if name in cls.model_fields]
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def format_validation_error(err: ValidationError, kind: str | None = None) -> str:
+    """One line per bad field: `--field-name: message (got value)`; the settings another
+    kind reads, named together with the kind they apply to."""
+    lines, foreign = [], []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc = [str(p) for p in e["loc"]]
+        if loc and loc[0] in KIND_SETTINGS:  # the union's branch
+            loc = loc[1:]
+        name = ".".join(loc)
+        if e["type"] == "extra_forbidden" and name in ALL_FIELDS:
+            foreign.append(name)
+            continue
         msg = e["msg"].removeprefix("Value error, ")
-        if loc:
+        if name:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"--{loc.replace('_', '-')}: {msg}{shown}")
+            lines.append(f"{flag(name)}: {msg}{shown}")
         else:
             lines.append(msg)
+    if foreign:
+        flags = ", ".join(flag(name) for name in foreign)
+        verb = "applies" if len(foreign) == 1 else "apply"
+        if kind == Kind.sequence:
+            lines.insert(0, f"{flags} {verb} to distributions only (a sequence model's steps "
+                            "are its time steps: see --window)")
+        else:
+            lines.insert(0, f"{flags} {verb} to sequences only (give --kind sequence for "
+                            "time series; a distribution's rows are independent points)")
     return "; ".join(lines)
 
 
-def read_toml(path: Path | None) -> dict[str, Any]:
+def read_config(path: Path | None) -> dict[str, Any]:
+    """A settings file: TOML (flat keys or a [train] table), or JSON such as a run's own
+    settings.json, so a run can be repeated with `--config RUN/settings.json`."""
     if path is None:
         return {}
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise BadInput(f"config file not found: {path}") from None
     except IsADirectoryError:
         raise BadInput(f"config file is a directory: {path}") from None
     except PermissionError:
         raise BadInput(f"config file is not readable: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"config file {path} is not valid TOML: {exc}") from None
-    # Accept either flat keys or a [train] table; dashes or underscores.
+    try:
+        if Path(path).suffix.lower() == ".json":
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("expected an object of settings")
+        else:
+            data = tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
+        what = "JSON" if Path(path).suffix.lower() == ".json" else "TOML"
+        detail = " ".join(str(exc).split())
+        raise BadInput(f"config file {path} is not valid {what}: {detail}") from None
     if isinstance(data.get("train"), dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
-    return {k.replace("-", "_"): v for k, v in data.items()}
-
-
-def load_train_settings(flags: dict[str, Any], config: Path | None = None) -> TrainSettings:
-    """Build settings with precedence flags > environment > TOML file > defaults."""
-    file_values = read_toml(config)
-    unknown = sorted(set(file_values) - set(TrainSettings.model_fields))
+    values = {k.replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(values) - set(ALL_FIELDS))
     if unknown:
-        raise BadInput(f"config file {config}: unknown setting(s): {', '.join(unknown)}")
+        raise BadInput(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
+    return values
+
+
+def env_name(field: str) -> str:
+    return (ENV_PREFIX + field).upper()
+
+
+def environment_values(names) -> dict[str, str]:
+    """The settings among `names` an ALTERNATORS_* variable gives (names are matched
+    case-insensitively, as shells and pydantic-settings do)."""
+    upper = {k.upper(): v for k, v in os.environ.items()}
+    return {name: upper[env_name(name)] for name in names if env_name(name) in upper}
+
+
+def settings_sources(flags: dict[str, Any], config: Path | None) -> tuple[dict, dict]:
+    """(values, where each came from) with precedence flags > environment > file; a flag
+    given as None is unset. A setting of the other kind, from any source, is refused when
+    the values are parsed."""
+    file_values = read_config(config)
     given = {k: v for k, v in flags.items() if v is not None}
-    try:
-        # Environment beats the file: let pydantic-settings read the environment on a class
-        # whose defaults are the file's values, then apply flags as init arguments.
-        settings = TrainSettings(**given) if not file_values else _with_file(file_values, given)
-    except ValidationError as err:
-        raise BadInput(format_validation_error(err)) from None
-    return settings
+    env = environment_values(ALL_FIELDS)
+    sources = {k: f"{flag(k)} in {config}" for k in file_values}
+    sources.update({k: env_name(k) for k in env})
+    sources.update({k: flag(k) for k in given})
+    return {**file_values, **env, **given}, sources
 
 
-def _with_file(file_values: dict[str, Any], given: dict[str, Any]) -> TrainSettings:
-    env_keys = {k for k in TrainSettings.model_fields if _env_has(k)}
-    from_file = {k: v for k, v in file_values.items() if k not in env_keys and k not in given}
-    return TrainSettings(**from_file, **given)
-
-
-def settings_in_env() -> list[str]:
-    """The training settings an ALTERNATORS_* environment variable gives."""
-    return [k for k in TrainSettings.model_fields if _env_has(k)]
-
-
-def _env_has(field: str) -> bool:
-    name = (ENV_PREFIX + field).upper()
-    return any(k.upper() == name for k in os.environ)
+def load_train_settings(flags: dict[str, Any], config: Path | None = None):
+    """Build settings with precedence flags > environment > config file > defaults."""
+    values, _ = settings_sources(flags, config)
+    return parse_settings(values)
 
 
 def read_distributed_env() -> tuple[int, int, int]:

@@ -48,7 +48,7 @@ from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
 from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
 from alternators_cli.model import build_model, parameter_counts  # noqa: E402
-from alternators_cli.settings import TrainSettings  # noqa: E402
+from alternators_cli.settings import DistributionSettings  # noqa: E402
 
 N_EVAL = 5000
 TARGET_RATIO = 1.5
@@ -75,7 +75,7 @@ def checkerboard_inside(points: np.ndarray) -> float:
 
 
 def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
-    settings = TrainSettings(seed=seed, device="cpu", **overrides)
+    settings = DistributionSettings(seed=seed, device="cpu", **overrides)
     data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
     return engine.Trainer(settings, data, torch.device("cpu"))
 
@@ -109,11 +109,11 @@ def alternator_draw(model, normalizer, seed: int):
     return draw
 
 
-def peer_width(settings: TrainSettings) -> int:
+def peer_width(settings: DistributionSettings) -> int:
     """The peers' hidden width: the one whose MLP has about the alternator's parameters."""
     import peers
 
-    budget = parameter_counts(build_model(2, settings.model_part()))["total"]
+    budget = parameter_counts(build_model(2, settings))["total"]
     return peers.hidden_for_params(2, budget, settings.layers)
 
 
@@ -172,16 +172,13 @@ def positive(text: str) -> int:
 # Settings added after results were kept: at the value those runs had (the one checkpoints
 # without the setting load with), a setting is left out of the key, so adding it does not
 # orphan them.
-SETTINGS_ADDED_SINCE_KEPT_RUNS = {
-    name: checkpoint.SETTINGS_BEFORE_THEY_EXISTED[name]
-    for name in ("schedule_rho", "activation", "linear_skip")
-}
+SETTINGS_ADDED_SINCE_KEPT_RUNS = {"schedule_rho": 1.0, "activation": "silu", "linear_skip": False}
 
 
 def fingerprint(overrides: dict) -> str:
     """Settings (less the seed) and sample size: a kept result is reused only for these.
     A kept result with fewer evaluation draws than asked for is topped up, not rerun."""
-    settings = TrainSettings(device="cpu", **overrides).model_dump(mode="json")
+    settings = DistributionSettings(device="cpu", **overrides).model_dump(mode="json")
     settings.pop("seed")
     for name, value in SETTINGS_ADDED_SINCE_KEPT_RUNS.items():  # as runs before it ran
         if settings[name] == value:
@@ -215,7 +212,7 @@ def peer_fingerprint(overrides: dict) -> str:
 
     The width is what `run_peer` trains (`peer_width`), not the alternator's parameter count
     itself: a few parameters more (the linear skip's 80) leave the peers unchanged."""
-    settings = TrainSettings(device="cpu", **overrides)
+    settings = DistributionSettings(device="cpu", **overrides)
     depends_on = {k: getattr(settings, k) for k in PEER_SETTINGS}
     depends_on["steps"] = PEER_SAMPLING_STEPS
     blob = json.dumps({"settings": depends_on, "hidden": peer_width(settings), "n": N_EVAL},
@@ -400,7 +397,7 @@ def main() -> None:
 
 def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
              overrides: dict, timed: dict | None = None) -> str:
-    settings = TrainSettings(**overrides)
+    settings = DistributionSettings(**overrides)
     threads = distinct(results, lambda r: r.get("threads"))
     draws = distinct(results, lambda r: len(r.get("energy_draws", [0])))
     lines = [

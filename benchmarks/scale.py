@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from quality import write_section  # noqa: E402
 
-from alternators_cli.settings import TrainSettings  # noqa: E402
+from alternators_cli.settings import DistributionSettings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RATE = re.compile(r"([\d.]+)k pt·steps/s")
@@ -51,7 +51,7 @@ def main() -> None:
     ]
     base = rows[0][1]
     lines = [
-        f"Default model settings, global batch {TrainSettings().batch_size}, pinwheel; median "
+        f"Default model settings, global batch {DistributionSettings().batch_size}, pinwheel; median "
         "epoch after the first.",
         "",
         "| setup | points·steps/s | vs 1 process, 1 thread |",

@@ -32,7 +32,7 @@ from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import draw_builtin  # noqa: E402
 from alternators_cli.metrics import energy_distance  # noqa: E402
 from alternators_cli.model import Alternator, flops_per_point, parameter_counts  # noqa: E402
-from alternators_cli.settings import ModelConfig, TrainSettings  # noqa: E402
+from alternators_cli.settings import DistributionSettings  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from quality import write_section  # noqa: E402
@@ -73,7 +73,7 @@ def sampling_rate(model: Alternator, n: int) -> float:
 
 
 def time_to_quality(target: float = 3.0, limit_s: float = 300.0) -> tuple[float | None, int]:
-    settings = TrainSettings(seed=0, device="cpu")
+    settings = DistributionSettings(seed=0, device="cpu")
     data = engine.TrainingData("pinwheel", 2, ["x0", "x1"], True)
     trainer = engine.Trainer(settings, data, torch.device("cpu"))
     reference = draw_builtin("pinwheel", EVAL_N, 4242)
@@ -99,7 +99,7 @@ def time_to_quality(target: float = 3.0, limit_s: float = 300.0) -> tuple[float 
     return state["hit"], trainer.epoch
 
 
-def training_rate(settings: TrainSettings) -> float:
+def training_rate(settings: DistributionSettings) -> float:
     data = engine.TrainingData("pinwheel", 2, ["x0", "x1"], True)
     trainer = engine.Trainer(settings.model_copy(update={"epochs": 3}), data, torch.device("cpu"))
     rates = []
@@ -152,19 +152,19 @@ def main() -> None:
                 f"{measured[1][0]:.1f} GFLOP/s (n = {measured[1][1]}), 2 threads "
                 f"{measured[2][0]:.1f} GFLOP/s (n = {measured[2][1]}); peak used: "
                 f"{peak[2]:.1f} |")
-    ours = TrainSettings()
+    ours = DistributionSettings()
     variants = {  # measured side by side, for sampling and for training
         "ours (default)": ours,
-        "ours, no linear skip (the default until 2026-11-26, evening)": TrainSettings(
+        "ours, no linear skip (the default until 2026-11-26, evening)": DistributionSettings(
             linear_skip=False),
-        "ours, SiLU, no skip (the default until 2026-11-26)": TrainSettings(
+        "ours, SiLU, no skip (the default until 2026-11-26)": DistributionSettings(
             activation="silu", linear_skip=False),
-        "ours, 16 OPN features": TrainSettings(opn_fourier_features=16),
-        "ours, STN features only": TrainSettings(opn_fourier_features=0),
-        "ours, no Fourier features": TrainSettings(fourier_features=0, opn_fourier_features=0),
+        "ours, 16 OPN features": DistributionSettings(opn_fourier_features=16),
+        "ours, STN features only": DistributionSettings(opn_fourier_features=0),
+        "ours, no Fourier features": DistributionSettings(fourier_features=0, opn_fourier_features=0),
     }
-    configs = {label: v.model_part() for label, v in variants.items()}
-    configs["authors' size (hidden 128, 2 layers, T 15, SiLU)"] = ModelConfig(
+    configs = {label: v for label, v in variants.items()}
+    configs["authors' size (hidden 128, 2 layers, T 15, SiLU)"] = DistributionSettings(
         hidden=128, layers=2, fourier_features=0, opn_fourier_features=0, activation="silu",
         linear_skip=False,
     )

@@ -12,11 +12,11 @@ PROBE = """
 import resource, sys, torch
 from alternators_cli.allocator import reuse_freed_memory
 from alternators_cli.model import Alternator
-from alternators_cli.settings import ModelConfig
+from alternators_cli.settings import DistributionSettings
 applied = reuse_freed_memory() if sys.argv[1] == "on" else False
 torch.set_num_threads(1)
 torch.manual_seed(0)
-model = Alternator(2, ModelConfig())
+model = Alternator(2, DistributionSettings())
 x = torch.randn(500, 2)
 def step():
     model.zero_grad(set_to_none=True)

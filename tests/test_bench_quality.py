@@ -58,7 +58,7 @@ def test_the_kept_results_key_is_the_settings_not_the_draws():
 def test_a_setting_added_later_keeps_the_key_of_runs_before_it_at_their_value():
     # Kept runs before schedule_rho existed ran the linear schedule: same key at rho = 1.
     assert quality.fingerprint({"schedule_rho": 1.0}) == quality.fingerprint({})
-    settings = quality.TrainSettings(device="cpu").model_dump()
+    settings = quality.DistributionSettings(device="cpu").model_dump()
     assert "schedule_rho" in settings  # the setting exists, the key just leaves it out at 1
     assert quality.fingerprint({"schedule_rho": 3.0}) != quality.fingerprint({})
     # Likewise the activation: runs before it existed ran silu, whatever today's default.

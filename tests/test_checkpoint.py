@@ -17,7 +17,7 @@ from alternators_cli import __version__, checkpoint, engine
 from alternators_cli.engine import Trainer, TrainingData
 from alternators_cli.errors import BadInput
 from alternators_cli.model import build_model, parameter_counts
-from alternators_cli.settings import TrainSettings
+from alternators_cli.settings import DistributionSettings
 
 # ---- round trip ---------------------------------------------------------------------------
 
@@ -49,57 +49,70 @@ def test_payload_survives_save_and_load(tiny_run):
     np.testing.assert_array_equal(a, b)
 
 
-def test_a_file_from_before_schedule_rho_rebuilds_the_linear_schedule_it_ran(
-    tiny_run, monkeypatch
-):
-    # Whatever today's default, a file without the setting ran the linear schedule.
-    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(schedule_rho=7.0))
+def as_format_1(payload: dict) -> dict:
+    """A format-1 file of this model: the kind also inside the settings, beside every
+    setting of the other kind (as format 1 stored them)."""
+    old = {**payload, "format_version": 1}
+    old["settings"] = {**payload["settings"], "kind": payload["kind"], "window": 64,
+                       "season": None, "transform": "none"}
+    return old
+
+
+def test_format_2_stores_the_kind_once_and_only_its_own_settings(tiny_run):
     payload = torch.load(tiny_run.ckpt, weights_only=True)
+    assert payload["format_version"] == 2 and payload["kind"] == "distribution"
+    assert "kind" not in payload["settings"] and "window" not in payload["settings"]
+    assert checkpoint.load(str(tiny_run.ckpt)).settings.steps == tiny_run.steps
+
+
+def test_a_format_1_file_loads_through_the_one_migration(tiny_run):
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    migrated = checkpoint.migrate_v1(as_format_1(payload))
+    assert migrated["format_version"] == 2 and "window" not in migrated["settings"]
+    ckpt = checkpoint.from_payload(as_format_1(payload), "old.pt")
+    new = checkpoint.from_payload(payload, "new.pt")
+    np.testing.assert_array_equal(engine.sample(ckpt.model, ckpt.normalizer, 50, seed=1),
+                                  engine.sample(new.model, new.normalizer, 50, seed=1))
+
+
+def test_a_format_1_file_from_before_schedule_rho_rebuilds_the_linear_schedule(tiny_run):
+    payload = as_format_1(torch.load(tiny_run.ckpt, weights_only=True))
+    payload["settings"]["schedule_rho"] = 7.0  # another value, then no value at all
     del payload["settings"]["schedule_rho"]
     ckpt = checkpoint.from_payload(payload, "old.pt")
-    config = ckpt.model.config
+    config = ckpt.settings
     assert config.schedule_rho == 1.0
-    # What a resumed run or `info` rebuilds from those settings is the linear schedule.
-    rebuilt = build_model(2, config)
     linear = torch.linspace(config.noise_max, config.noise_min, config.steps,
                             dtype=torch.float64).float()
-    assert torch.equal(rebuilt.sigma_x, linear)
-    # `info` shows the value the file ran with, not a blank.
+    assert torch.equal(build_model(2, config).sigma_x, linear)
     assert ckpt.describe()["settings"]["schedule_rho"] == 1.0
 
 
-def test_a_file_from_before_activation_rebuilds_the_silu_networks_it_ran(
-    tiny_run, monkeypatch
-):
-    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(activation="relu"))
-    payload = torch.load(tiny_run.ckpt, weights_only=True)
+def test_a_format_1_file_from_before_activation_rebuilds_the_silu_networks(tiny_run):
+    payload = as_format_1(torch.load(tiny_run.ckpt, weights_only=True))
     del payload["settings"]["activation"]
     ckpt = checkpoint.from_payload(payload, "old.pt")
-    assert ckpt.model.config.activation == "silu"
+    assert ckpt.settings.activation == "silu"
     assert isinstance(ckpt.model.opn.body[0], torch.nn.SiLU)
     assert ckpt.describe()["settings"]["activation"] == "silu"
 
 
-def test_a_file_from_before_linear_skip_rebuilds_networks_without_it(tiny_run, monkeypatch):
-    monkeypatch.setattr(checkpoint, "ModelConfig", _with_default(linear_skip=True))
-    payload = torch.load(tiny_run.ckpt, weights_only=True)
+def test_a_format_1_file_from_before_linear_skip_rebuilds_networks_without_it(tiny_run):
+    payload = as_format_1(torch.load(tiny_run.ckpt, weights_only=True))
     del payload["settings"]["linear_skip"]
     for name in ("opn.skip", "stn.skip"):  # and such a file has no skip weights
         del payload["state"]["model"][name]
-    ckpt = checkpoint.from_payload(payload, "old.pt")  # its weights have no skip to load
-    assert ckpt.model.config.linear_skip is False
+    ckpt = checkpoint.from_payload(payload, "old.pt")
+    assert ckpt.settings.linear_skip is False
     assert not hasattr(ckpt.model.opn, "skip") and not hasattr(ckpt.model.stn, "skip")
     assert ckpt.describe()["settings"]["linear_skip"] is False
 
 
-def _with_default(**defaults):
-    """ModelConfig with other defaults, as a later version of the package might have."""
-    from pydantic import create_model
-
-    from alternators_cli.settings import ModelConfig
-
-    fields = {k: (type(ModelConfig.model_fields[k].default), v) for k, v in defaults.items()}
-    return create_model("LaterModelConfig", __base__=ModelConfig, **fields)
+def test_a_format_2_file_with_another_kinds_setting_is_refused(tiny_run):
+    payload = torch.load(tiny_run.ckpt, weights_only=True)
+    payload["settings"]["window"] = 64
+    with pytest.raises(BadInput, match="invalid settings: --window applies to sequences"):
+        checkpoint.from_payload(payload, "odd.pt")
 
 
 def test_checkpoint_keeps_the_normaliser_in_data_units(tiny_run):
@@ -268,8 +281,8 @@ def test_interrupted_and_resumed_training_ends_with_the_same_weights(tmp_path):
     rng = np.random.default_rng(0)
     values = rng.normal(size=(120, 2)).astype(np.float32)
     data = TrainingData("d", 2, ["a", "b"], False, values[:100], values[100:])
-    settings = TrainSettings(epochs=4, batch_size=32, hidden=8, steps=3, latent_dim=2,
-                             seed=3, device="cpu")
+    settings = DistributionSettings(epochs=4, batch_size=32, hidden=8, steps=3, latent_dim=2,
+                                    seed=3, device="cpu")
 
     torch.manual_seed(settings.seed)
     straight = Trainer(settings, data, torch.device("cpu"))

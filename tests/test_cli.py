@@ -56,28 +56,6 @@ def test_every_command_help_has_an_example(runner, command):
     assert f"alternators {command}" in text.split("Example:", 1)[1]
 
 
-def test_train_help_defaults_are_the_settings_defaults():
-    """The defaults `train --help` shows are written out (cheap start-up): they must be the
-    settings' own, with the sequence default beside them where it differs."""
-    import typer.main
-
-    from alternators_cli.cli import app
-    from alternators_cli.settings import SEQUENCE_DEFAULTS, TrainSettings
-
-    train = typer.main.get_command(app).commands["train"]
-    checked = 0
-    for param in train.params:
-        if param.name not in TrainSettings.model_fields:
-            continue
-        default = TrainSettings.model_fields[param.name].default
-        expected = str(default)
-        if param.name in SEQUENCE_DEFAULTS and SEQUENCE_DEFAULTS[param.name] != default:
-            expected += f"; sequences {SEQUENCE_DEFAULTS[param.name]}"
-        assert param.show_default == expected, param.name
-        checked += 1
-    assert checked >= 20
-
-
 def test_no_arguments_shows_help(runner):
     result = invoke(runner, [])
     assert "Usage" in result.output

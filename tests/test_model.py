@@ -13,14 +13,14 @@ from alternators_cli import engine
 from alternators_cli.data import draw_builtin
 from alternators_cli.engine import Normalizer, sample_chunks
 from alternators_cli.model import Alternator, parameter_counts
-from alternators_cli.settings import ModelConfig, Objective
+from alternators_cli.settings import DistributionSettings, Objective
 
 
-def tiny_config(**overrides) -> ModelConfig:
+def tiny_config(**overrides) -> DistributionSettings:
     values = dict(steps=3, latent_dim=3, hidden=8, layers=2, noise_max=0.6, noise_min=0.05,
                   sigma_z_scale=0.5, alpha=0.6)
     values.update(overrides)
-    return ModelConfig(**values)
+    return DistributionSettings(**values)
 
 
 def tiny_model(dim: int = 2, seed: int = 0, **overrides) -> Alternator:
@@ -434,23 +434,23 @@ def test_opn_reads_fourier_features_of_z():
 
 def tiny_trainer(**overrides):
     from alternators_cli.engine import Trainer, TrainingData
-    from alternators_cli.settings import TrainSettings
 
     values = dict(epochs=1, epoch_size=64, batch_size=32, hidden=8, steps=3, latent_dim=3,
                   device="cpu")
-    settings = TrainSettings(**{**values, **overrides})
+    settings = DistributionSettings(**{**values, **overrides})
     trainer = Trainer(settings, TrainingData("pinwheel", 2, ["x", "y"], True), torch.device("cpu"))
     trainer.run()
     return trainer
 
 
 def test_checkpoint_from_before_the_fourier_options_loads_as_it_ran(tmp_path):
-    """Files written before the options existed lack the settings and the buffers: they
-    ran without features, and load that way."""
+    """Format-1 files written before the options existed lack the settings and the
+    buffers: they ran without features, and load that way (checkpoint.migrate_v1)."""
     from alternators_cli import checkpoint
 
     trainer = tiny_trainer(fourier_features=0, opn_fourier_features=0)
     payload = checkpoint.build_payload(trainer, None, 0.0)
+    payload["format_version"] = 1
     for key in ("fourier_features", "fourier_scale", "opn_fourier_features",
                 "opn_fourier_scale"):
         del payload["settings"][key]

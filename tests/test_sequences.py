@@ -41,12 +41,18 @@ from alternators_cli.model import (
     training_mask,
 )
 from alternators_cli.settings import (
-    SEQUENCE_DEFAULTS,
+    DistributionSettings,
     Kind,
-    ModelConfig,
-    TrainSettings,
+    SequenceSettings,
     load_train_settings,
 )
+
+# The defaults a sequence model has where a distribution's differ (docs/model.md).
+SEQUENCE_DEFAULTS = {
+    "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
+    "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
+    "batch_size": 128, "lr": 3e-3, "heldout": 0.1,
+}
 
 torch.set_num_threads(1)
 
@@ -278,7 +284,7 @@ def test_explicit_flags_win_over_the_sequence_defaults():
 def test_noise_min_alone_sets_a_constant_sigma_x():
     s = load_train_settings({"kind": "sequence", "noise_min": 0.1})
     assert s.noise_min == s.noise_max == 0.1
-    model = build_model(3, s.model_part())
+    model = build_model(3, s)
     assert isinstance(model, SequenceAlternator) and model.sigma_x == pytest.approx(0.1)
 
 
@@ -313,15 +319,15 @@ def test_distribution_defaults_are_unchanged(flags):
     s = load_train_settings(flags)
     assert s.kind is Kind.distribution
     for key in SEQUENCE_DEFAULTS:
-        assert getattr(s, key) == TrainSettings.model_fields[key].default, key
+        assert getattr(s, key) == DistributionSettings.model_fields[key].default, key
     assert (s.hidden, s.latent_dim, s.noise_max, s.noise_min) == (64, 20, 0.9, 0.01)
 
 
 # ---- model -----------------------------------------------------------------------------------
 
 
-def _seq_config(**extra) -> ModelConfig:
-    return ModelConfig(kind="sequence", hidden=16, latent_dim=4, noise_min=0.05, **extra)
+def _seq_config(**extra) -> SequenceSettings:
+    return SequenceSettings(hidden=16, latent_dim=4, noise_min=0.05, **extra)
 
 
 def _suffix_length(row: np.ndarray) -> int:
@@ -859,7 +865,8 @@ def test_a_distribution_file_that_stored_another_window_loads_without_it(tiny_ru
     # Before --window was refused for distributions, a distribution file could store any
     # window. Its model never read it: the file loads, and `info` does not list it.
     payload = torch.load(tiny_run.ckpt, weights_only=True)
-    payload["settings"]["window"] = 32
+    payload["format_version"] = 1  # format 1 kept every setting of both kinds
+    payload["settings"].update(kind="distribution", window=32)
     loaded = checkpoint.from_payload(payload, "old.pt")
     assert "window" not in loaded.describe()["settings"]
     assert loaded.describe()["settings"]["steps"] == payload["settings"]["steps"]
@@ -872,7 +879,9 @@ def test_a_sequence_file_from_when_a_distribution_default_differed_loads_and_res
     # was 12 for an hour on 2026-11-26). Its model never reads them: it must still load and
     # resume.
     payload = torch.load(seq_run.ckpt, weights_only=True)
-    payload["settings"].update(steps=12, schedule_rho=3.0, opn_fourier_features=32)
+    payload["format_version"] = 1  # format 1 kept every setting of both kinds
+    payload["settings"].update(kind="sequence", steps=12, schedule_rho=3.0,
+                               opn_fourier_features=32)
     run = tmp_path / "old-run"
     run.mkdir()
     with open(run / "model.pt", "wb") as f:

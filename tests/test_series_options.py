@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from alternators_cli import checkpoint
 from alternators_cli.engine import Normalizer, Trainer, TrainingData
 from alternators_cli.model import SequenceAlternator
-from alternators_cli.settings import ModelConfig, TrainSettings
+from alternators_cli.settings import SequenceSettings
 
 TINY = ["--kind", "sequence", "--epochs", "1", "--epoch-size", "32", "--batch-size", "32",
         "--hidden", "16", "--latent-dim", "4", "--seed", "0", "--device", "cpu",
@@ -33,7 +33,7 @@ def test_season_model_predicts_the_change_from_one_season_back():
     # With the OPN's output layer at zero, the OPN's mean is the value one season back
     # (once it exists): x_t = x_keep * x~_{t-s} + sigma_x * eps. Without --season it is 0.
     season, T = 3, 9
-    cfg = ModelConfig(kind="sequence", season=season, latent_dim=4, hidden=8)
+    cfg = SequenceSettings(season=season, latent_dim=4, hidden=8)
     model = SequenceAlternator(1, cfg)
     last = model.opn[-1]
     torch.nn.init.zeros_(last.weight)
@@ -45,7 +45,7 @@ def test_season_model_predicts_the_change_from_one_season_back():
     expected = model.x_keep * torch.arange(1.0, T - season + 1)
     assert torch.allclose(draws[0, season:, 0], expected, atol=noise_bound)
     assert draws[0, :season, 0].abs().max() < noise_bound
-    plain = SequenceAlternator(1, ModelConfig(kind="sequence", latent_dim=4, hidden=8))
+    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8))
     assert plain.opn[0].in_features == 4  # no lag input without a season
     assert model.opn[0].in_features == 4 + 1 + 1
 
@@ -69,7 +69,7 @@ def test_train_with_season_and_log_stores_both_and_forecasts_positive(tmp_path):
                                   "--transform", "log", *TINY])
     assert_ok(result)
     ckpt = checkpoint.load(str(out / "model.pt"))
-    assert ckpt.settings["season"] == 6 and ckpt.settings["transform"] == "log"
+    assert ckpt.settings.season == 6 and ckpt.settings.transform == "log"
     assert ckpt.model.season == 6 and ckpt.normalizer.log
     npy = tmp_path / "paths.npy"
     result = invoke(CliRunner(), ["forecast", "-c", out / "model.pt", "--input", csv,
@@ -103,7 +103,7 @@ def test_series_options_are_for_sequences_only(tmp_path, option):
 
 
 def test_sequence_training_runs_on_one_thread_and_restores_the_count():
-    settings = TrainSettings(kind="sequence", window=8, epochs=1, epoch_size=8, batch_size=8,
+    settings = SequenceSettings(window=8, epochs=1, epoch_size=8, batch_size=8,
                              hidden=8, latent_dim=2, device="cpu")
     series = np.random.default_rng(0).normal(size=(1, 40, 1)).astype(np.float32)
     trainer = Trainer(settings, TrainingData("s", 1, ["v"], False, series, kind="sequence"),
@@ -133,8 +133,8 @@ def test_a_short_series_gets_short_epochs_unless_told(tmp_path):
                                   *flags])
     assert_ok(result)
     assert "--epoch-size 1024" in result.stderr
-    assert checkpoint.load(str(tmp_path / "a" / "model.pt")).settings["epoch_size"] == 1024
+    assert checkpoint.load(str(tmp_path / "a" / "model.pt")).settings.epoch_size == 1024
     result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "b", "--window", "8",
                                   "--epoch-size", "64", *flags])
     assert_ok(result)
-    assert checkpoint.load(str(tmp_path / "b" / "model.pt")).settings["epoch_size"] == 64
+    assert checkpoint.load(str(tmp_path / "b" / "model.pt")).settings.epoch_size == 64

@@ -10,7 +10,7 @@ from helpers import assert_ok, invoke, write_csv
 from pydantic import ValidationError
 
 from alternators_cli.errors import BadInput
-from alternators_cli.settings import ModelConfig, TrainSettings, load_train_settings
+from alternators_cli.settings import DistributionSettings, load_train_settings
 
 
 def bad(flags: dict, config=None) -> str:
@@ -79,7 +79,7 @@ def test_one_message_per_bad_field():
 
 
 def test_model_config_checks_on_assignment():
-    cfg = ModelConfig()
+    cfg = DistributionSettings()
     with pytest.raises(ValidationError):
         cfg.alpha = 1.5
 
@@ -97,7 +97,7 @@ def config_file(tmp_path):
 def test_file_beats_defaults(config_file):
     s = load_train_settings({}, config_file)
     assert (s.epochs, s.batch_size, s.lr, s.hidden) == (7, 77, 0.0007, 24)
-    assert s.steps == TrainSettings.model_fields["steps"].default
+    assert s.steps == DistributionSettings.model_fields["steps"].default
 
 
 def test_environment_beats_file(config_file, monkeypatch):
@@ -178,5 +178,5 @@ def test_precedence_through_the_command_line(runner, tmp_path, monkeypatch):
     assert saved["batch_size"] == 8  # flag
     assert saved["hidden"] == 10  # environment over file
     assert saved["epochs"] == 3  # file over default
-    assert saved["layers"] == TrainSettings.model_fields["layers"].default  # default
+    assert saved["layers"] == DistributionSettings.model_fields["layers"].default  # default
     assert (out / "metrics.csv").read_text().strip().splitlines()[-1].startswith("3,")

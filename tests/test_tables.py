@@ -21,7 +21,7 @@ from alternators_cli.engine import (
     integer_columns,
     split_indices,
 )
-from alternators_cli.settings import TrainSettings
+from alternators_cli.settings import DistributionSettings
 
 TINY = ["--epochs", "2", "--hidden", "8", "--steps", "3", "--latent-dim", "3",
         "--device", "cpu"]
@@ -78,7 +78,7 @@ def test_normalize_shared_keeps_one_scale(runner, tmp_path):
 
 def test_builtins_keep_one_shared_scale_under_auto():
     data = TrainingData("pinwheel", 2, ["x0", "x1"], True)
-    settings = TrainSettings(epochs=1, epoch_size=100, batch_size=50, hidden=8, steps=2)
+    settings = DistributionSettings(epochs=1, epoch_size=100, batch_size=50, hidden=8, steps=2)
     trainer = Trainer(settings, data, torch.device("cpu"))
     assert trainer.normalizer.scale[0] == trainer.normalizer.scale[1]
     assert trainer.normalizer.integer is None
@@ -140,7 +140,7 @@ def test_held_out_part_has_a_minimum():
 
 def test_small_tables_get_several_batches_per_epoch():
     data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(142))
-    settings = TrainSettings(epochs=1, hidden=8, steps=2)
+    settings = DistributionSettings(epochs=1, hidden=8, steps=2)
     trainer = Trainer(settings, data, torch.device("cpu"))
     assert trainer.batch_size() == 100 and trainer.batches_per_epoch() == 2
     big = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(5000))
@@ -235,15 +235,15 @@ def test_small_batches_train_on_one_thread_and_restore_the_count():
     before = torch.get_num_threads()
     data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(142))
     seen = []
-    trainer = Trainer(TrainSettings(epochs=1, hidden=8, steps=2), data, torch.device("cpu"))
+    trainer = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), data, torch.device("cpu"))
     assert trainer.threads() == 1
     trainer.run(lambda report: seen.append(torch.get_num_threads()))
     assert seen == [1] and torch.get_num_threads() == before
-    forced = Trainer(TrainSettings(epochs=1, hidden=8, steps=2, threads=2), data,
+    forced = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2, threads=2), data,
                      torch.device("cpu"))
     assert forced.threads() == 2
     builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
-    assert Trainer(TrainSettings(epochs=1, hidden=8, steps=2), builtin,
+    assert Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), builtin,
                    torch.device("cpu")).threads() == torch.get_num_threads()
 
 
