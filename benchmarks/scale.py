@@ -51,7 +51,8 @@ def main() -> None:
     ]
     base = rows[0][1]
     lines = [
-        f"Default model settings, global batch {DistributionSettings().batch_size}, pinwheel; median "
+        f"Default model settings, global batch {DistributionSettings().batch_size}, "
+        "pinwheel; median "
         "epoch after the first.",
         "",
         "| setup | points·steps/s | vs 1 process, 1 thread |",

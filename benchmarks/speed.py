@@ -161,7 +161,8 @@ def main() -> None:
             activation="silu", linear_skip=False),
         "ours, 16 OPN features": DistributionSettings(opn_fourier_features=16),
         "ours, STN features only": DistributionSettings(opn_fourier_features=0),
-        "ours, no Fourier features": DistributionSettings(fourier_features=0, opn_fourier_features=0),
+        "ours, no Fourier features": DistributionSettings(fourier_features=0,
+                                                          opn_fourier_features=0),
     }
     configs = {label: v for label, v in variants.items()}
     configs["authors' size (hidden 128, 2 layers, T 15, SiLU)"] = DistributionSettings(
