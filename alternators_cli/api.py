@@ -25,9 +25,10 @@ import torch
 from alternators_cli import checkpoint as ckpt_io
 from alternators_cli import evaluation
 from alternators_cli.data import BUILTINS, default_columns
-from alternators_cli.engine import EpochReport, Trainer, TrainingData
 from alternators_cli.errors import BadInput
 from alternators_cli.files import atomic_write_with
+from alternators_cli.trainer import EpochReport, Trainer
+from alternators_cli.training_data import TrainingData
 
 
 def _is_dataframe(obj: Any) -> bool:
@@ -216,8 +217,9 @@ def train(
     options (e.g. epochs=50, hidden=128); `progress` gets an EpochReport per epoch and
     may return False to stop."""
     from alternators_cli.cli import resolve_training_data
-    from alternators_cli.engine import resolve_device, split_series, split_table
+    from alternators_cli.engine import resolve_device
     from alternators_cli.settings import load_train_settings
+    from alternators_cli.training_data import split_series, split_table
 
     flags = dict(settings, device=device)
     frame_index = None

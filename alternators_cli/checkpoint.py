@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from alternators_cli import __version__
-from alternators_cli.engine import Normalizer, Trainer
 from alternators_cli.errors import BadInput
-from alternators_cli.model import Alternator, SequenceAlternator, build_model, parameter_counts
+from alternators_cli.kinds import build_model, kind_of
+from alternators_cli.model import parameter_counts
+from alternators_cli.normalize import Normalizer
 from alternators_cli.settings import KIND_SETTINGS, DistributionSettings, parse_settings
 
 FORMAT = "alternators-checkpoint"
@@ -61,7 +62,7 @@ class Checkpoint:
 
     path: str
     payload: dict
-    model: Alternator | SequenceAlternator
+    model: torch.nn.Module  # kinds.build_model of the settings
     normalizer: Normalizer
 
     @property
@@ -157,19 +158,14 @@ class Checkpoint:
         }
 
 
-def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: float) -> dict:
-    data = trainer.data
-    if data.builtin:
-        rows = None
-    elif data.kind == "sequence":
-        rows = int(data.train.shape[1] + (0 if heldout is None else heldout.shape[1]))
-    else:
-        rows = int(len(data.train) + (0 if heldout is None else len(heldout)))
+def build_payload(trainer, heldout: np.ndarray | None, train_seconds: float) -> dict:
+    """Everything a Trainer's run needs to be rebuilt, sampled, scored and resumed."""
+    data, kind = trainer.data, kind_of(trainer.settings)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "kind": data.kind,
+        "kind": kind.kind.value,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "settings": trainer.settings.model_dump(mode="json", exclude={"kind"}),
         "data": {
@@ -177,28 +173,18 @@ def build_payload(trainer: Trainer, heldout: np.ndarray | None, train_seconds: f
             "builtin": data.builtin,
             "dim": data.dim,
             "columns": list(data.columns),
-            "rows": rows,
+            "rows": kind.data_rows(data, heldout),
             **({"fingerprint": data.fingerprint} if data.fingerprint else {}),
         },
         "normalizer": trainer.normalizer.to_state(),
         "heldout": None if heldout is None else torch.from_numpy(heldout.astype(np.float32)),
-        "heldout_history": _heldout_history(data, heldout),
+        "heldout_history": kind.heldout_history(data, heldout),
         "state": _to_cpu(trainer.state_dict()),
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
         "baseline": None if trainer.baseline is None else {"gaussian": trainer.baseline},
     }
-
-
-def _heldout_history(data, heldout: np.ndarray | None):
-    """Sequences: the training steps just before the held-out part, kept so that the
-    held-out part can be backtested (see sequences.history_to_keep)."""
-    if data.kind != "sequence" or data.builtin or heldout is None:
-        return None
-    from alternators_cli.sequences import history_to_keep
-
-    return torch.from_numpy(np.ascontiguousarray(history_to_keep(data.train), np.float32))
 
 
 def _to_cpu(obj):

@@ -446,7 +446,12 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         open_npy_rows,
         read_table,
     )
-    from alternators_cli.engine import TrainingData, data_fingerprint, split_indices, split_table
+    from alternators_cli.training_data import (
+        TrainingData,
+        data_fingerprint,
+        split_indices,
+        split_table,
+    )
 
     if settings.kind == "sequence":
         return resolve_sequence_data(spec, settings)
@@ -481,7 +486,7 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
     is drawn once per run; its evaluation draws fresh trajectories instead of a tail."""
     from alternators_cli.cli_sequences import training_series
     from alternators_cli.data import BUILTINS, default_columns
-    from alternators_cli.engine import (
+    from alternators_cli.training_data import (
         LORENZ_TRAIN_LENGTH,
         TrainingData,
         builtin_sequences,
@@ -1011,8 +1016,8 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     directory, and `commit()` puts it in the place of `shown_dir` once the run is saved."""
     from alternators_cli import checkpoint
     from alternators_cli.allocator import reuse_freed_memory
-    from alternators_cli.engine import Trainer
     from alternators_cli.files import atomic_write_with
+    from alternators_cli.trainer import Trainer
 
     main = rank == 0
     reuse_freed_memory()  # no page faults for each step's fresh activations (allocator.py)

@@ -11,9 +11,11 @@ import torch
 
 from alternators_cli import sequence_metrics as sm
 from alternators_cli.data import lorenz_series
-from alternators_cli.engine import Normalizer, _derived_seed, one_thread
+from alternators_cli.engine import one_thread
 from alternators_cli.errors import BadInput
-from alternators_cli.model import SequenceAlternator
+from alternators_cli.normalize import Normalizer
+from alternators_cli.sequence_model import SequenceAlternator
+from alternators_cli.training_data import derived_seed
 
 DRAW_CHUNK_CELLS = 16_000_000  # cap on draws x series x steps x channels per model call
 # A series longer than SPLIT_ABOVE steps runs as pieces of PIECE steps side by side, each
@@ -50,7 +52,7 @@ def run_draws(
     xs, zs = [], []
     for index, first in enumerate(range(0, draws, per_call)):
         k = min(per_call, draws - first)
-        generator = torch.Generator(device=device).manual_seed(_derived_seed(seed, index))
+        generator = torch.Generator(device=device).manual_seed(derived_seed(seed, index))
         with torch.inference_mode(), one_thread(device):
             x_gen, z = model.run(x.repeat(k, 1, 1), generator)  # (k*N, T, D), (k*N, T, Dz)
             x_gen = torch.where(torch.isnan(x), x_gen.view(k, N, T, D), x)  # keep observed
@@ -95,7 +97,7 @@ def sample_path_chunks(
     for index in range(-(-n // chunk)):
         first = index * chunk
         empty = np.full((min(chunk, n - first), length, model.data_dim), np.nan, np.float32)
-        yield first, run_draws(model, normalizer, empty, 1, _derived_seed(seed, index))[0][0]
+        yield first, run_draws(model, normalizer, empty, 1, derived_seed(seed, index))[0][0]
 
 
 def band_quantiles(band: float) -> tuple[float, float]:
@@ -155,7 +157,7 @@ def segments(series: np.ndarray, length: int, limit: int = EVAL_SEGMENTS) -> np.
 
 def lorenz_heldout(count: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Fresh Lorenz segments and their true states, independent of any training draw."""
-    rng = np.random.default_rng(_derived_seed(seed, 3))
+    rng = np.random.default_rng(derived_seed(seed, 3))
     return lorenz_series(count, length, rng)
 
 

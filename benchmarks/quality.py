@@ -47,8 +47,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
 from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
-from alternators_cli.model import build_model, parameter_counts  # noqa: E402
+from alternators_cli.kinds import build_model  # noqa: E402
+from alternators_cli.model import parameter_counts  # noqa: E402
 from alternators_cli.settings import DistributionSettings  # noqa: E402
+from alternators_cli.trainer import Trainer  # noqa: E402
+from alternators_cli.training_data import TrainingData  # noqa: E402
 
 N_EVAL = 5000
 TARGET_RATIO = 1.5
@@ -74,13 +77,13 @@ def checkerboard_inside(points: np.ndarray) -> float:
     return float((on_board & filled).mean())
 
 
-def alternator_trainer(name: str, seed: int, overrides: dict) -> engine.Trainer:
+def alternator_trainer(name: str, seed: int, overrides: dict) -> Trainer:
     settings = DistributionSettings(seed=seed, device="cpu", **overrides)
-    data = engine.TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
-    return engine.Trainer(settings, data, torch.device("cpu"))
+    data = TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
+    return Trainer(settings, data, torch.device("cpu"))
 
 
-def train_timed(name: str, seed: int, overrides: dict) -> tuple[engine.Trainer, float]:
+def train_timed(name: str, seed: int, overrides: dict) -> tuple[Trainer, float]:
     """A trained alternator and its training wall time in seconds."""
     trainer = alternator_trainer(name, seed, overrides)
     start = time.perf_counter()
@@ -117,7 +120,7 @@ def peer_width(settings: DistributionSettings) -> int:
     return peers.hidden_for_params(2, budget, settings.layers)
 
 
-def run_peer(kind: str, name: str, seed: int, like: engine.Trainer, opt_steps: int):
+def run_peer(kind: str, name: str, seed: int, like: Trainer, opt_steps: int):
     import peers
 
     settings = like.settings

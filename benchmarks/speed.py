@@ -32,7 +32,10 @@ from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
 from alternators_cli.data import draw_builtin  # noqa: E402
 from alternators_cli.metrics import energy_distance  # noqa: E402
 from alternators_cli.model import Alternator, flops_per_point, parameter_counts  # noqa: E402
+from alternators_cli.normalize import Normalizer  # noqa: E402
 from alternators_cli.settings import DistributionSettings  # noqa: E402
+from alternators_cli.trainer import Trainer  # noqa: E402
+from alternators_cli.training_data import TrainingData  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from quality import write_section  # noqa: E402
@@ -62,7 +65,7 @@ def matmul_peak(threads: int, sizes=(256, 512, 1024, 2048)) -> tuple[float, int]
 
 
 def sampling_rate(model: Alternator, n: int) -> float:
-    normalizer = engine.Normalizer(mean=torch.zeros(2).numpy(), scale=torch.ones(2).numpy())
+    normalizer = Normalizer(mean=torch.zeros(2).numpy(), scale=torch.ones(2).numpy())
 
     def run():
         for _ in engine.sample_chunks(model, normalizer, n, seed=0):
@@ -74,8 +77,8 @@ def sampling_rate(model: Alternator, n: int) -> float:
 
 def time_to_quality(target: float = 3.0, limit_s: float = 300.0) -> tuple[float | None, int]:
     settings = DistributionSettings(seed=0, device="cpu")
-    data = engine.TrainingData("pinwheel", 2, ["x0", "x1"], True)
-    trainer = engine.Trainer(settings, data, torch.device("cpu"))
+    data = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    trainer = Trainer(settings, data, torch.device("cpu"))
     reference = draw_builtin("pinwheel", EVAL_N, 4242)
     floor = statistics.mean(
         energy_distance(draw_builtin("pinwheel", EVAL_N, 100 + i),
@@ -100,8 +103,8 @@ def time_to_quality(target: float = 3.0, limit_s: float = 300.0) -> tuple[float 
 
 
 def training_rate(settings: DistributionSettings) -> float:
-    data = engine.TrainingData("pinwheel", 2, ["x0", "x1"], True)
-    trainer = engine.Trainer(settings.model_copy(update={"epochs": 3}), data, torch.device("cpu"))
+    data = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    trainer = Trainer(settings.model_copy(update={"epochs": 3}), data, torch.device("cpu"))
     rates = []
     trainer.run(lambda r: rates.append(r.points_per_second))
     return statistics.median(rates[1:])

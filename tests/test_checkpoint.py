@@ -14,10 +14,12 @@ import torch
 from helpers import assert_ok, assert_one_line_error, invoke
 
 from alternators_cli import __version__, checkpoint, engine
-from alternators_cli.engine import Trainer, TrainingData
 from alternators_cli.errors import BadInput
-from alternators_cli.model import build_model, parameter_counts
+from alternators_cli.kinds import build_model
+from alternators_cli.model import parameter_counts
 from alternators_cli.settings import DistributionSettings
+from alternators_cli.trainer import Trainer
+from alternators_cli.training_data import TrainingData
 
 # ---- round trip ---------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ import torch
 
 from alternators_cli import engine
 from alternators_cli.data import draw_builtin
-from alternators_cli.engine import Normalizer, sample_chunks
+from alternators_cli.engine import sample_chunks
 from alternators_cli.model import Alternator, parameter_counts
+from alternators_cli.normalize import Normalizer
 from alternators_cli.settings import DistributionSettings, Objective
 
 
@@ -433,7 +434,8 @@ def test_opn_reads_fourier_features_of_z():
 
 
 def tiny_trainer(**overrides):
-    from alternators_cli.engine import Trainer, TrainingData
+    from alternators_cli.trainer import Trainer
+    from alternators_cli.training_data import TrainingData
 
     values = dict(epochs=1, epoch_size=64, batch_size=32, hidden=8, steps=3, latent_dim=3,
                   device="cpu")

@@ -631,7 +631,7 @@ def test_a_checkpoint_naming_the_wrong_number_of_columns_is_refused(runner, tiny
 
 
 def test_the_fingerprint_of_a_large_file_hashes_spread_rows(tmp_path):
-    from alternators_cli.engine import FINGERPRINT_ROWS, data_fingerprint
+    from alternators_cli.training_data import FINGERPRINT_ROWS, data_fingerprint
 
     rows = FINGERPRINT_ROWS * 3
     np.save(tmp_path / "big.npy", np.zeros((rows, 2), np.float32))

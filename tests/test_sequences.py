@@ -32,11 +32,11 @@ from alternators_cli.data import (
     lorenz_series,
     read_sequences,
 )
-from alternators_cli.engine import Normalizer, Trainer, TrainingData, split_series
 from alternators_cli.errors import BadInput
-from alternators_cli.model import (
+from alternators_cli.kinds import build_model
+from alternators_cli.normalize import Normalizer
+from alternators_cli.sequence_model import (
     SequenceAlternator,
-    build_model,
     masked_energy_score,
     training_mask,
 )
@@ -46,6 +46,8 @@ from alternators_cli.settings import (
     SequenceSettings,
     load_train_settings,
 )
+from alternators_cli.trainer import Trainer
+from alternators_cli.training_data import TrainingData, split_series
 
 # The defaults a sequence model has where a distribution's differ (docs/model.md).
 SEQUENCE_DEFAULTS = {
@@ -470,7 +472,7 @@ def test_window_batches_are_windows_of_the_training_series():
                                     "window": 8, "seed": 3, "device": "cpu"})
     data = TrainingData("sine", 2, ["s", "c"], False, series, None, kind="sequence")
     trainer = Trainer(settings, data, torch.device("cpu"))
-    batches = list(trainer._window_batches(0))
+    batches = list(trainer.batches(0))
     assert [b.shape[0] for b in batches] == [16, 16, 8]
     assert all(b.shape[1:] == (8, 2) for b in batches)
     windows = trainer.normalizer.encode(
@@ -478,9 +480,9 @@ def test_window_batches_are_windows_of_the_training_series():
     ).reshape(-1, 8, 2)
     for w in torch.cat(batches).numpy():  # each is a contiguous window of some series
         assert np.abs(windows - w).max(axis=(1, 2)).min() < 1e-6
-    again = torch.cat(list(trainer._window_batches(0)))
+    again = torch.cat(list(trainer.batches(0)))
     assert torch.equal(torch.cat(batches), again)
-    assert not torch.equal(torch.cat(batches), torch.cat(list(trainer._window_batches(1))))
+    assert not torch.equal(torch.cat(batches), torch.cat(list(trainer.batches(1))))
 
 
 def test_normalizer_fit_per_channel_ignores_nan():

@@ -11,9 +11,11 @@ from helpers import assert_ok, assert_one_line_error, invoke
 from typer.testing import CliRunner
 
 from alternators_cli import checkpoint
-from alternators_cli.engine import Normalizer, Trainer, TrainingData
-from alternators_cli.model import SequenceAlternator
+from alternators_cli.normalize import Normalizer
+from alternators_cli.sequence_model import SequenceAlternator
 from alternators_cli.settings import SequenceSettings
+from alternators_cli.trainer import Trainer
+from alternators_cli.training_data import TrainingData
 
 TINY = ["--kind", "sequence", "--epochs", "1", "--epoch-size", "32", "--batch-size", "32",
         "--hidden", "16", "--latent-dim", "4", "--seed", "0", "--device", "cpu",

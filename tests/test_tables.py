@@ -14,14 +14,10 @@ from typer.testing import CliRunner
 
 from alternators_cli import evaluation
 from alternators_cli.data import draw_builtin
-from alternators_cli.engine import (
-    Normalizer,
-    Trainer,
-    TrainingData,
-    integer_columns,
-    split_indices,
-)
+from alternators_cli.normalize import Normalizer, integer_columns
 from alternators_cli.settings import DistributionSettings
+from alternators_cli.trainer import Trainer
+from alternators_cli.training_data import TrainingData, split_indices
 
 TINY = ["--epochs", "2", "--hidden", "8", "--steps", "3", "--latent-dim", "3",
         "--device", "cpu"]
