@@ -30,26 +30,27 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# Every benchmark runs from the repository root as a module; extra options: ARGS="...".
 bench-install: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]' $(TORCH_PIN)
 
 bench-quality: bench-install
-	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python -m benchmarks.quality $(ARGS)
 
 bench-tables: bench-install
-	$(BIN)/python benchmarks/tables.py $(ARGS)
+	$(BIN)/python -m benchmarks.tables $(ARGS)
 
 bench-sequence: install
-	$(BIN)/python benchmarks/sequence.py $(ARGS)
+	$(BIN)/python -m benchmarks.sequence $(ARGS)
 
 bench-series: bench-install
-	$(BIN)/python benchmarks/series.py $(ARGS)
+	$(BIN)/python -m benchmarks.series $(ARGS)
 
 bench-speed: install
-	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python -m benchmarks.speed $(ARGS)
 
 bench-scale: install
-	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python -m benchmarks.scale $(ARGS)
 
 # Rebuild the shipped checkpoints with the CLI at default settings.
 pretrained: install

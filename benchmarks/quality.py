@@ -12,27 +12,23 @@ The training-time target is judged by one more default training run (pinwheel, s
 --threads, timed alone after the others, beside the host's matmul peak; lanes run in
 parallel pass --no-timed-run.
 
-    python benchmarks/quality.py [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
+    python -m benchmarks.quality [--sets pinwheel,checkerboard] [--seeds 3] [--no-peers]
                                  [--no-timed-run]
 
 Every run's scores, points and checkpoints are kept in
 benchmarks/out/quality/<fingerprint of the settings>/ (the peers' in
 benchmarks/out/quality/peers-<fingerprint of the settings they depend on>/), under each
-set's name and, once its generator has changed, a hash of a fixed draw of it, and reused: an
-interrupted benchmark resumes where it stopped, and sets can run as separate processes
-(`--sets 2spirals`), then be assembled by one more call with all of them. A kept alternator
-run with fewer evaluation draws than asked for is topped up from its checkpoint; a peer's
-is rerun (no model is kept). `--fresh` ignores what is kept.
+set's name and a hash of a fixed draw of it, and reused: an interrupted benchmark resumes
+where it stopped, and sets can run as separate processes (`--sets 2spirals`), then be
+assembled by one more call with all of them. A kept alternator run with fewer evaluation
+draws than asked for is topped up from its checkpoint; a peer's is rerun (no model is kept).
+`--fresh` ignores what is kept.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,22 +36,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
-from alternators_cli.allocator import reuse_freed_memory  # noqa: E402
-from alternators_cli.data import BUILTINS, REQUIRED, draw_builtin  # noqa: E402
-from alternators_cli.kinds import build_model  # noqa: E402
-from alternators_cli.model import parameter_counts  # noqa: E402
-from alternators_cli.settings import DistributionSettings  # noqa: E402
-from alternators_cli.trainer import Trainer  # noqa: E402
-from alternators_cli.training_data import TrainingData  # noqa: E402
+from benchmarks import common, peers
 
 N_EVAL = 5000
 TARGET_RATIO = 1.5
 TARGET_TRAIN_SECONDS = 180
+# The peers sample in the issue's 15 steps whatever the alternator's T (the default's 15,
+# or a user's --steps).
+PEER_SAMPLING_STEPS = 15
+# What a peer's run depends on: its network is sized to the alternator's parameter count,
+# and it trains on the alternator's batch stream for as many optimiser steps. Settings only
+# the alternator reads (lr, ema, the noise schedule, the objective, its own T) are not in
+# its key, so changing one of them does not retrain the peers.
+PEER_SETTINGS = ("layers", "epochs", "epoch_size", "batch_size")
 
 
 def eight_gaussians_modes(points: np.ndarray) -> int:
@@ -77,15 +70,9 @@ def checkerboard_inside(points: np.ndarray) -> float:
     return float((on_board & filled).mean())
 
 
-def alternator_trainer(name: str, seed: int, overrides: dict) -> Trainer:
-    settings = DistributionSettings(seed=seed, device="cpu", **overrides)
-    data = TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
-    return Trainer(settings, data, torch.device("cpu"))
-
-
-def train_timed(name: str, seed: int, overrides: dict) -> tuple[Trainer, float]:
-    """A trained alternator and its training wall time in seconds."""
-    trainer = alternator_trainer(name, seed, overrides)
+def train_timed(name: str, seed: int, overrides: dict):
+    """A trained alternator's trainer and its training wall time in seconds."""
+    trainer = common.builtin_trainer(name, seed, overrides)
     start = time.perf_counter()
     trainer.run()
     return trainer, time.perf_counter() - start
@@ -95,34 +82,27 @@ def run_alternator(name: str, seed: int, save_to: Path | None, overrides: dict):
     trainer, train_s = train_timed(name, seed, overrides)
     model = trainer.sampling_model()
     start = time.perf_counter()
-    points = engine.sample(model, trainer.normalizer, N_EVAL, seed=10_000 + seed)
+    points = common.sample(model, trainer.normalizer, N_EVAL, seed=10_000 + seed)
     sample_s = time.perf_counter() - start
     if save_to is not None:
-        payload = checkpoint.build_payload(trainer, None, train_s)
-        save_to.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(payload, save_to)
-
+        common.save_trained(trainer, save_to, train_s)
     return points, train_s, sample_s, trainer, alternator_draw(model, trainer.normalizer, seed)
 
 
 def alternator_draw(model, normalizer, seed: int):
     def draw(j: int) -> np.ndarray:  # the j-th extra evaluation draw
-        return engine.sample(model, normalizer, N_EVAL, seed=10_000 + seed + 1000 * j)
+        return common.sample(model, normalizer, N_EVAL, seed=10_000 + seed + 1000 * j)
 
     return draw
 
 
-def peer_width(settings: DistributionSettings) -> int:
+def peer_width(settings) -> int:
     """The peers' hidden width: the one whose MLP has about the alternator's parameters."""
-    import peers
-
-    budget = parameter_counts(build_model(2, settings))["total"]
+    budget = common.parameter_count(common.network(2, settings))
     return peers.hidden_for_params(2, budget, settings.layers)
 
 
-def run_peer(kind: str, name: str, seed: int, like: Trainer, opt_steps: int):
-    import peers
-
+def run_peer(kind: str, name: str, seed: int, like, opt_steps: int):
     settings = like.settings
     normalizer = like.normalizer
     hidden = peer_width(settings)
@@ -140,12 +120,12 @@ def run_peer(kind: str, name: str, seed: int, like: Trainer, opt_steps: int):
     start = time.perf_counter()
     x = peers.sample_peer(kind, net, N_EVAL, 2, PEER_SAMPLING_STEPS, 10_000 + seed)
     sample_s = time.perf_counter() - start
-    points = normalizer.decode_(x.clone()).numpy()
+    points = common.decode(normalizer, x)
 
     def draw(j: int) -> np.ndarray:  # the j-th extra evaluation draw
         y = peers.sample_peer(
             kind, net, N_EVAL, 2, PEER_SAMPLING_STEPS, 10_000 + seed + 1000 * j)
-        return normalizer.decode_(y.clone()).numpy()
+        return common.decode(normalizer, y)
 
     return points, train_s, sample_s, draw
 
@@ -155,101 +135,39 @@ def timed_default_run(threads: int, overrides: dict) -> dict:
     at `threads` threads and alone (the lanes of 1-thread runs, two at once, time something
     else), beside the host's matmul peak at that moment: the host is shared, and its speed
     varies by 2x from day to day."""
-    from speed import matmul_peak
-
     torch.set_num_threads(threads)
-    peak, _ = matmul_peak(threads)
+    peak, _ = common.matmul_peak(threads)
     _, train_s = train_timed("pinwheel", 0, overrides)
     return {"set": "pinwheel", "seed": 0, "threads": threads, "train_s": train_s,
-            "matmul_gflops": peak, "at": time.strftime("%F %T")}
-
-
-def positive(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
-
-
-# Settings added after results were kept: at the value those runs had (the one checkpoints
-# without the setting load with), a setting is left out of the key, so adding it does not
-# orphan them.
-SETTINGS_ADDED_SINCE_KEPT_RUNS = {"schedule_rho": 1.0, "activation": "silu", "linear_skip": False}
+            "matmul_gflops": peak}
 
 
 def fingerprint(overrides: dict) -> str:
-    """Settings (less the seed) and sample size: a kept result is reused only for these.
-    A kept result with fewer evaluation draws than asked for is topped up, not rerun."""
-    settings = DistributionSettings(device="cpu", **overrides).model_dump(mode="json")
-    settings.pop("seed")
-    for name, value in SETTINGS_ADDED_SINCE_KEPT_RUNS.items():  # as runs before it ran
-        if settings[name] == value:
-            settings.pop(name)
-    # Settings that cannot change a built-in set's run, keyed as the kept runs were: a
-    # built-in holds nothing out (its key says 0.1, the default of their day), `auto` is its
-    # one shared scale as before the option, and batches of 500 keep torch's threads.
-    settings["heldout"] = 0.1
-    settings.pop("threads")
-    for name, unset in (("season", None), ("transform", "none")):  # sequence-only options
-        if settings.get(name) == unset:
-            settings.pop(name, None)
-    if settings["normalize"] == "auto":
-        settings.pop("normalize")
-    blob = json.dumps({"settings": settings, "n": N_EVAL}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-# What a peer's run depends on: its network is sized to the alternator's parameter count,
-# and it trains on the alternator's batch stream for as many optimiser steps. Settings only
-# the alternator reads (lr, ema, the noise schedule, the objective, its own T) are not in
-# its key, so changing one of them does not retrain the peers.
-PEER_SETTINGS = ("layers", "epochs", "epoch_size", "batch_size")
-# The peers sample in the issue's 15 steps whatever the alternator's T (the default's 15,
-# or a user's --steps). Keyed as "steps", the name the key has always used.
-PEER_SAMPLING_STEPS = 15
+    """The alternator's key: every setting (less the seed) and the sample size. A kept
+    result with fewer evaluation draws than asked for is topped up, not rerun."""
+    return common.fingerprint({"settings": common.settings_key(**overrides), "n": N_EVAL})
 
 
 def peer_fingerprint(overrides: dict) -> str:
-    """The peers' key: the settings they depend on, their width and the sample size.
-
-    The width is what `run_peer` trains (`peer_width`), not the alternator's parameter count
-    itself: a few parameters more (the linear skip's 80) leave the peers unchanged."""
-    settings = DistributionSettings(device="cpu", **overrides)
+    """The peers' key: the settings they depend on, their sampling steps, their width and
+    the sample size. The width is what `run_peer` trains (`peer_width`), not the
+    alternator's parameter count itself: a few parameters more leave the peers unchanged."""
+    settings = common.settings(**overrides)
     depends_on = {k: getattr(settings, k) for k in PEER_SETTINGS}
     depends_on["steps"] = PEER_SAMPLING_STEPS
-    blob = json.dumps({"settings": depends_on, "hidden": peer_width(settings), "n": N_EVAL},
-                      sort_keys=True)
-    return "peers-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return "peers-" + common.fingerprint(
+        {"settings": depends_on, "hidden": peer_width(settings), "n": N_EVAL})
 
 
 def data_fingerprint(name: str) -> str:
     """A hash of a fixed draw of the set: it changes whenever the set's generator does."""
-    points = draw_builtin(name, 1000, seed=0)
-    return hashlib.sha256(np.ascontiguousarray(points).tobytes()).hexdigest()[:12]
-
-
-# Each set's data_fingerprint as its generator was when runs were kept under the set's bare
-# name, before the data was part of the key. A set whose fixed draw still hashes so keeps
-# those runs; any other set's runs are kept under its name and its data's hash, so a
-# change to a generator (pinwheel's handedness, FFJORD's parameters for the standard sets)
-# never reuses runs trained and scored on the set as it was.
-DATA_OF_RUNS_KEPT_BY_BARE_NAME = {
-    "pinwheel": "560eb9920d08",  # the mirror image of SPEC 4's pinwheel
-    "checkerboard": "da93acf60230",
-    "2spirals": "805f7dbffcef",
-    "8gaussians": "680b89264f2b",
-    "moons": "a91743cdca4f",
-    "circles": "b25b508f3268",
-    "rings": "f14621096ecc",
-    "swissroll": "1c7f0a35ddf8",
-}
+    return common.array_fingerprint(common.draw_builtin(name, 1000, seed=0))
 
 
 def kept_name(name: str) -> str:
-    """The name a set's runs are kept under: its own, or its own and its data's hash."""
-    data = data_fingerprint(name)
-    return name if DATA_OF_RUNS_KEPT_BY_BARE_NAME.get(name) == data else f"{name}-data{data}"
+    """The name a set's runs are kept under: its own and its data's hash, so a change to a
+    generator never reuses runs trained and scored on the set as it was."""
+    return f"{name}-data{data_fingerprint(name)}"
 
 
 class Kept:
@@ -258,27 +176,18 @@ class Kept:
     def __init__(self, root: Path, key: str, fresh: bool):
         self.dir = root / key
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.fresh = fresh
+        self.cache = common.Cache(self.dir, fresh)
 
     def get(self, model: str, name: str, seed: int) -> tuple[dict, np.ndarray | None] | None:
-        row_file = self.dir / f"{model}-{name}-seed{seed}.json"
-        if self.fresh or not row_file.exists():
-            return None
-        points_file = row_file.with_suffix(".npy")
-        points = np.load(points_file) if points_file.exists() else None
-        row = json.loads(row_file.read_text())
-        # Rows kept before evaluation draws existed were scored on one draw: draw 0.
-        row.setdefault("energy_draws", [row["energy_distance"]])
-        return row, points
+        row = self.cache.get(f"{model}-{name}-seed{seed}")
+        return None if row is None else (row, self.cache.array(f"{model}-{name}-seed{seed}"))
 
     def put(self, model: str, name: str, seed: int, row: dict, points: np.ndarray) -> None:
-        row_file = self.dir / f"{model}-{name}-seed{seed}.json"
-        np.save(row_file.with_suffix(".npy"), points)
-        row_file.write_text(json.dumps(row) + "\n")  # last: a row means the run finished
+        self.cache.put(f"{model}-{name}-seed{seed}", row, points)
 
 
 def score(points: np.ndarray, name: str, seed: int) -> dict:
-    r = evaluation.report(points, evaluation.Reference(name, True), N_EVAL, seed=100 + seed)
+    r = common.score_builtin(points, name, N_EVAL, seed=100 + seed)
     out = {k: r[k]["ratio"] for k in ("energy_distance", "mmd", "sliced_w2")}
     if name == "8gaussians":
         out["modes"] = eight_gaussians_modes(points)
@@ -289,10 +198,10 @@ def score(points: np.ndarray, name: str, seed: int) -> dict:
 
 def score_draws(first, draw, name: str, seed: int, draws: int, kept: dict | None = None) -> dict:
     """Mean scores over `draws` independent evaluations (fresh samples and fresh reference
-    draws each): one ratio at n = 5000 is noisy (docs/benchmarks.md), their mean is not.
-    Draw 0 (points `first`) is the single evaluation of earlier runs; draw j >= 1 is
-    `draw(j)`. Given a `kept` row scored on fewer draws, only the missing ones are scored
-    and merged in, with the same seeds a full run would use."""
+    draws each): one ratio at n = 5000 is noisy (docs/ablations.md), their mean is not.
+    Draw 0 is the points `first`; draw j >= 1 is `draw(j)`. Given a `kept` row scored on
+    fewer draws, only the missing ones are scored and merged in, with the same seeds a full
+    run would use."""
     done = len(kept["energy_draws"]) if kept else 0
     scores = [] if done else [score(first, name, seed)]
     scores += [score(draw(j), name, seed + 1000 * j) for j in range(max(done, 1), draws)]
@@ -315,25 +224,27 @@ def summarise(values: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default=",".join(REQUIRED))
-    parser.add_argument("--seeds", type=positive, default=3)
+    host = common.Host()
+    parser = common.argument_parser(__spec__, __doc__)
+    parser.add_argument("--sets", default=",".join(common.required_sets()))
+    parser.add_argument("--seeds", type=common.positive, default=3)
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--threads", type=positive, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--epochs", type=positive, help="override the default (smoke tests only)")
+    parser.add_argument("--threads", type=common.positive, default=2)
+    parser.add_argument("--out", type=Path, default=common.DOCS)
+    parser.add_argument("--epochs", type=common.positive,
+                        help="override the default (smoke tests only)")
     parser.add_argument("--fresh", action="store_true", help="ignore kept results")
-    parser.add_argument("--eval-draws", type=positive, default=10,
-                        help="independent evaluations averaged per model (1 = one, as before)")
+    parser.add_argument("--eval-draws", type=common.positive, default=10,
+                        help="independent evaluations averaged per model")
     parser.add_argument("--timed-run", action=argparse.BooleanOptionalAction, default=True,
                         help="time one default training run at --threads, alone, for the "
                              "training-time target (--no-timed-run in parallel lanes)")
     args = parser.parse_args()
-    reuse_freed_memory()  # once for the process, as `alternators train` does
+    common.reuse_freed_memory()  # once for the process, as `alternators train` does
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets.split(",") if s]
-    known = [n for n, b in BUILTINS.items() if b.kind == "distribution"]
+    known = common.distribution_sets()
     unknown = [s for s in sets if s not in known]
     if unknown or not sets:
         parser.error(f"--sets: not built-in 2-D sets: {', '.join(unknown) or '(none given)'}; "
@@ -345,11 +256,10 @@ def main() -> None:
     models = ["alternator"] + ([] if args.no_peers else ["ddpm", "cfm"])
     results: dict = {m: {s: [] for s in sets} for m in models}
     gallery: dict = {}
-    ckpt_dir = ROOT / "benchmarks" / "out"
-    kept = Kept(ckpt_dir / "quality", fingerprint(overrides), args.fresh)
+    kept = Kept(common.OUT / "quality", fingerprint(overrides), args.fresh)
     # Built only when the peers run: Kept creates its directory.
     kept_peers = None if args.no_peers else Kept(
-        ckpt_dir / "quality", peer_fingerprint(overrides), args.fresh)
+        common.OUT / "quality", peer_fingerprint(overrides), args.fresh)
     for name in sets:
         stem = kept_name(name)  # the set's data is part of its runs' key
         for seed in range(args.seeds):
@@ -362,8 +272,7 @@ def main() -> None:
                 if short and model == "alternator" and path.exists():
                     # Top up the evaluation draws from the kept checkpoint: no retraining.
                     row, pts = found
-                    ckpt = checkpoint.load(str(path), device="cpu")
-                    draw = alternator_draw(ckpt.model, ckpt.normalizer, seed)
+                    draw = alternator_draw(*common.load_model(path), seed)
                     row = {**row, **score_draws(pts, draw, name, seed, args.eval_draws, row)}
                     kept.put(model, stem, seed, row, pts)
                     print(f"{name} seed {seed} {model}: topped up {row}", file=sys.stderr,
@@ -376,43 +285,45 @@ def main() -> None:
                         pts, tr_s, sa_s, trainer, draw = run_alternator(name, seed, path, overrides)
                     else:
                         if trainer is None:  # the alternator was kept: rebuild its data only
-                            trainer = alternator_trainer(name, seed, overrides)
+                            trainer = common.builtin_trainer(name, seed, overrides)
                         opt_steps = trainer.settings.epochs * trainer.batches_per_epoch()
                         pts, tr_s, sa_s, draw = run_peer(model, name, seed, trainer, opt_steps)
                     scores = score_draws(pts, draw, name, seed, args.eval_draws)
                     row = {**scores, "train_s": tr_s, "sample_s": sa_s,
-                           "threads": torch.get_num_threads(), "at": time.strftime("%F %T")}
+                           "threads": torch.get_num_threads()}
                     store.put(model, stem, seed, row, pts)
                     print(f"{name} seed {seed} {model}: {row}", file=sys.stderr, flush=True)
                 results[model][name].append(row)
                 if seed == 0:
                     gallery[(name, model)] = pts
-        animate(name, kept.dir / f"{stem}-seed0.pt", args.out / f"cycle-{name}.gif")
+        animate(kept.dir / f"{stem}-seed0.pt", args.out / f"cycle-{name}.gif")
 
     timed = timed_default_run(args.threads, overrides) if args.timed_run else None
-    table = markdown(results, sets, models, args.seeds, overrides, timed)
+    host_line = host.line(args.threads, timed["matmul_gflops"] if timed else None)
+    table = markdown(results, sets, models, args.seeds, overrides, timed, host_line)
     print(table)
-    write_section(args.out / "benchmarks.md", "quality", table)
-    (args.out / "benchmarks-quality.json").write_text(
-        json.dumps({**results, "timed_default_run": timed}, indent=2) + "\n")
+    common.write_section(args.out / "benchmarks.md", "quality", table)
+    common.write_json(args.out / "benchmarks-quality.json",
+                      {**results, "timed_default_run": timed, "host": host_line})
     draw_gallery(gallery, sets, models, args.out / "gallery.png")
 
 
 def markdown(results: dict, sets: list[str], models: list[str], seeds: int,
-             overrides: dict, timed: dict | None = None) -> str:
-    settings = DistributionSettings(**overrides)
+             overrides: dict, timed: dict | None = None, host: str | None = None) -> str:
+    settings = common.settings(**overrides)
     threads = distinct(results, lambda r: r.get("threads"))
     draws = distinct(results, lambda r: len(r.get("energy_draws", [0])))
-    lines = [
-        f"Machine: {platform.processor() or platform.machine()}, {threads} "
-        f"thread(s) per run, torch {torch.__version__}. Default settings "
-        f"(epochs {settings.epochs}, T = {settings.steps} (the peers sample in "
-        f"{PEER_SAMPLING_STEPS} steps), hidden {settings.hidden} x {settings.layers}, "
+    lines = [] if host is None else [host, ""]
+    given = ", ".join(f"{k} {v}" for k, v in sorted(overrides.items()))
+    lines += [
+        f"{'Default settings' if not given else f'Settings: the defaults but {given}'} "
+        f"(epochs {settings.epochs}, T = {settings.steps} (the peers sample "
+        f"in {PEER_SAMPLING_STEPS} steps), hidden {settings.hidden} x {settings.layers}, "
         f"{settings.activation.value}, linear skip {'on' if settings.linear_skip else 'off'}, "
         f"Fourier features: STN {settings.fourier_features}, OPN "
-        f"{settings.opn_fourier_features}), {seeds} seeds "
-        f"(mean ± sd), n = {N_EVAL}, {draws} evaluation draw(s) per model. "
-        "Ratios are metric / floor: 1 is the noise floor.",
+        f"{settings.opn_fourier_features}), {seeds} seeds (mean ± sd), n = {N_EVAL}, "
+        f"{draws} evaluation draw(s) per model; each run trained at {threads} thread(s) "
+        "(the `train s` column). Ratios are metric / floor: 1 is the noise floor.",
         "",
         "| data | model | energy ratio | MMD ratio | sliced-W2 ratio | train s | sample s |",
         "|---|---|---|---|---|---|---|",
@@ -470,23 +381,8 @@ def distinct(results: dict, value) -> str:
     return "/".join(str(v) for v in sorted(seen, key=str))
 
 
-def write_section(path: Path, key: str, body: str) -> None:
-    """Replace (or add) the block between <!-- key:start --> and <!-- key:end -->."""
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + f"\n\n## {key.capitalize()}\n\n{block}\n"
-    path.write_text(text)
-
-
-def animate(name: str, ckpt: Path, gif: Path) -> None:
-    alt = ROOT / ".venv" / "bin" / "alternators"
-    cmd = [str(alt) if alt.exists() else "alternators", "animate", "-c", str(ckpt),
-           "-o", str(gif), "-n", "3000", "--seed", "0"]
-    subprocess.run(cmd, check=True)
+def animate(ckpt: Path, gif: Path) -> None:
+    common.run_cli("animate", "-c", str(ckpt), "-o", str(gif), "-n", "3000", "--seed", "0")
 
 
 def draw_gallery(gallery: dict, sets: list[str], models: list[str], path: Path) -> None:
@@ -495,14 +391,12 @@ def draw_gallery(gallery: dict, sets: list[str], models: list[str], path: Path) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from alternators_cli.plots import axis_limits
-
     cols = ["data", *models]
     fig, axes = plt.subplots(len(sets), len(cols), figsize=(2.6 * len(cols), 2.6 * len(sets)),
                              dpi=80, squeeze=False)
     for i, name in enumerate(sets):
-        data = draw_builtin(name, N_EVAL, 777)
-        xlim, ylim = axis_limits(data)
+        data = common.draw_builtin(name, N_EVAL, 777)
+        xlim, ylim = common.axis_limits(data)
         for j, col in enumerate(cols):
             pts = data if col == "data" else gallery[(name, col)]
             ax = axes[i][j]

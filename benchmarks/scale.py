@@ -2,58 +2,52 @@
 `alternators train` at default model settings, single process (1 and 2 threads) and under
 `torchrun --nproc-per-node 2` (gloo, 1 thread each), with the same global batch.
 
-    python benchmarks/scale.py [--epochs 4]
+    python -m benchmarks.scale [--epochs 4]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from quality import write_section  # noqa: E402
+from benchmarks import common
 
-from alternators_cli.settings import DistributionSettings  # noqa: E402
-
-BIN = Path(sys.executable).parent
 RATE = re.compile(r"([\d.]+)k pt·steps/s")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+            "2", "-m", "alternators_cli"]
 
 
 def rate(launcher: list[str], threads: int, epochs: int) -> float:
+    """The median epoch's points·steps/s after the first (the warm-up) of a short run."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [*launcher, "train", "pinwheel", "--out", tmp, "--overwrite", "--epochs",
-               str(epochs), "--device", "cpu", "--checkpoint-every", "0"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        done = common.run_cli("train", "pinwheel", "--out", tmp, "--overwrite", "--epochs",
+                              str(epochs), "--device", "cpu", "--checkpoint-every", "0",
+                              launcher=launcher, env=common.cli_env(OMP_NUM_THREADS=str(threads)))
     rates = [float(m) * 1e3 for m in RATE.findall(done.stderr)]
-    return statistics.median(rates[1:] if len(rates) > 1 else rates)  # skip the warm-up epoch
+    if not rates:
+        raise SystemExit("benchmark: `alternators train` printed no pt·steps/s rate")
+    return statistics.median(rates[1:] if len(rates) > 1 else rates)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    host = common.Host()
+    parser = common.argument_parser(__spec__, __doc__)
+    parser.add_argument("--epochs", type=common.positive, default=4)
     args = parser.parse_args()
-    single = [str(BIN / "alternators")]
-    double = [str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "2", "-m",
-              "alternators_cli"]
+    single = common.cli_command()
     rows = [
         ("1 process, 1 thread", rate(single, 1, args.epochs)),
         ("1 process, 2 threads", rate(single, 2, args.epochs)),
-        ("2 processes (torchrun, gloo), 1 thread each", rate(double, 1, args.epochs)),
+        ("2 processes (torchrun, gloo), 1 thread each", rate(TORCHRUN, 1, args.epochs)),
     ]
     base = rows[0][1]
     lines = [
-        f"Default model settings, global batch {DistributionSettings().batch_size}, "
-        "pinwheel; median "
-        "epoch after the first.",
+        host.line(2),
+        "",
+        f"Default model settings, global batch {common.settings().batch_size}, pinwheel; "
+        "median epoch after the first.",
         "",
         "| setup | points·steps/s | vs 1 process, 1 thread |",
         "|---|---|---|",
@@ -67,7 +61,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    write_section(ROOT / "docs" / "benchmarks.md", "scale", table)
+    common.write_section(common.BENCHMARKS_MD, "scale", table)
 
 
 if __name__ == "__main__":

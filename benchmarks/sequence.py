@@ -8,46 +8,30 @@ two-season series written to CSV and trained with `--kind sequence`, where the
 seasonal-naive baseline applies. Writes the tables into docs/benchmarks.md (its
 sequence section), JSON to docs/benchmarks-sequence.json and docs/sequence-lorenz.gif.
 
-    python benchmarks/sequence.py [--seeds 3] [--no-file]
+    python -m benchmarks.sequence [--seeds 3] [--no-file]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks import common
 
-from quality import write_section  # noqa: E402
-
-OUT = ROOT / "benchmarks" / "out"
-CLI = ROOT / ".venv" / "bin" / "alternators"
+OUT = common.OUT / "sequence"
 TARGETS = {"latent_correlation": 0.9, "block50_ratio": 0.7, "crps_ratio": 0.8}
 TARGET_TRAIN_SECONDS = 300  # "within a few minutes"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    cmd = [str(CLI) if CLI.exists() else "alternators", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True)
-
-
-def train(data: str, out: Path, seed: int, extra: list[str]) -> tuple[dict, float]:
-    start = time.perf_counter()
-    done = run_cli("train", data, "--seed", str(seed), "--out", str(out), "--overwrite",
-                   "--json", *extra)
-    seconds = time.perf_counter() - start
-    return json.loads(done.stdout), seconds
+def train(data: str, out: Path, seed: int, extra: list[str]) -> tuple[dict, float, float]:
+    """`alternators train DATA --json`: its report, and the command's wall and CPU seconds."""
+    done = common.run_cli("train", data, "--seed", str(seed), "--out", str(out),
+                          "--overwrite", "--json", *extra)
+    return json.loads(done.stdout), done.wall_s, done.cpu_s
 
 
 def seasonal_csv(path: Path, length: int = 6000, seed: int = 0) -> None:
@@ -80,32 +64,37 @@ def verdict(ok: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    host = common.Host()
+    parser = common.argument_parser(__spec__, __doc__)
+    parser.add_argument("--seeds", type=common.positive, default=3)
     parser.add_argument("--no-file", action="store_true", help="Skip the CSV series.")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in range(args.seeds):
-        result, seconds = train("lorenz", OUT / f"lorenz-{seed}", seed, [])
-        runs.append({"seed": seed, "train_seconds": seconds, **result})
+        result, seconds, cpu = train("lorenz", OUT / f"lorenz-{seed}", seed, [])
+        runs.append({"seed": seed, "train_seconds": seconds, "train_cpu_seconds": cpu,
+                     **result})
         print(f"lorenz seed {seed}: {seconds:.0f}s, latent r {result['latent_correlation']}, "
               f"block-50 ratio {block50(result):.3f}, "
               f"CRPS ratio {result['forecast']['crps_ratio']:.3f}", file=sys.stderr)
-    run_cli("animate", "-c", str(OUT / "lorenz-0" / "model.pt"),
-            "-o", str(ROOT / "docs" / "sequence-lorenz.gif"))
+    common.run_cli("animate", "-c", str(OUT / "lorenz-0" / "model.pt"),
+                   "-o", str(common.DOCS / "sequence-lorenz.gif"))
 
     file_run = None
     if not args.no_file:
         csv = OUT / "seasonal.csv"
         seasonal_csv(csv)
-        result, seconds = train(str(csv), OUT / "seasonal-0", 0, ["--kind", "sequence"])
-        file_run = {"train_seconds": seconds, **result}
+        result, seconds, cpu = train(str(csv), OUT / "seasonal-0", 0, ["--kind", "sequence"])
+        file_run = {"train_seconds": seconds, "train_cpu_seconds": cpu, **result}
 
+    d = common.settings(kind="sequence")
     lines = [
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
-        f"{torch.__version__}. `alternators train lorenz` at default settings "
-        f"(window 64, hidden 128 x 2, latent 16, 30 epochs of 2560 windows), {args.seeds} "
+        host.line(),
+        "",
+        "`alternators train lorenz` at default settings "
+        f"(window {d.window}, hidden {d.hidden} x {d.layers}, latent {d.latent_dim}, "
+        f"{d.epochs} epochs of {d.epoch_size} windows), {args.seeds} "
         "seeds (mean ± sd); scored on 64 fresh trajectories of 84 steps, 50 completions "
         "per gap, 100 forecast paths.",
         "",
@@ -123,7 +112,8 @@ def main() -> None:
     lines.append(f"| forecast CRPS at horizon 20 / persistence | {mean_sd(crps)} | ≤ 0.8 | "
                  f"{verdict(max(crps) <= TARGETS['crps_ratio'])} |")
     secs = [r["train_seconds"] for r in runs]
-    lines.append(f"| training time at defaults (s, whole command) | {mean_sd(secs)} | "
+    cpu = mean_sd([r["train_cpu_seconds"] for r in runs])
+    lines.append(f"| training time at defaults (s, whole command) | {mean_sd(secs)} (CPU {cpu}) | "
                  f"≤ 300 (a few minutes) | {verdict(max(secs) <= TARGET_TRAIN_SECONDS)} |")
     lines += ["", "Imputation, every pattern (MAE; ratio to linear interpolation):", "",
               "| missing | pattern | alternator MAE | linear interp. MAE | ratio | 90 % band "
@@ -146,9 +136,10 @@ def main() -> None:
               "horizon."]
     if file_run is not None:
         fc = file_run["forecast"]
-        lines += ["", "A user's CSV (`benchmarks/out/seasonal.csv`: 3 channels, seasons of 24 "
-                  "and 168 steps, AR(1) noise; last 10 % held out), trained with "
-                  f"`--kind sequence` in {file_run['train_seconds']:.0f} s:", "",
+        lines += ["", "A user's CSV (`benchmarks/out/sequence/seasonal.csv`: 3 channels, "
+                  "seasons of 24 and 168 steps, AR(1) noise; last 10 % held out), trained "
+                  f"with `--kind sequence` in {file_run['train_seconds']:.0f} s "
+                  f"({file_run['train_cpu_seconds']:.0f} s CPU):", "",
                   "| model | MAE at horizon 20 | CRPS at horizon 20 |", "|---|---|---|",
                   f"| alternator | {fc['mae']:.3f} | {fc['crps']:.3f} |",
                   f"| persistence | {fc['persistence_mae']:.3f} | {fc['persistence_crps']:.3f} |"]
@@ -159,9 +150,9 @@ def main() -> None:
         lines.append(f"\nImputation at 50 % in blocks: ratio to linear interpolation {row:.3f}.")
     body = "\n".join(lines)
     print(body)
-    write_section(ROOT / "docs" / "benchmarks.md", "sequence", body)
-    payload = {"runs": runs, "file_run": file_run}
-    (ROOT / "docs" / "benchmarks-sequence.json").write_text(json.dumps(payload, indent=2) + "\n")
+    common.write_section(common.BENCHMARKS_MD, "sequence", body)
+    common.write_json(common.DOCS / "benchmarks-sequence.json",
+                      {"runs": runs, "file_run": file_run, "host": lines[0]})
 
 
 if __name__ == "__main__":

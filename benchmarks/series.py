@@ -17,18 +17,13 @@ of 100 completions), beside linear interpolation and an STL seasonal re-fill.
 
 Writes docs/benchmarks.md (its series section) and docs/benchmarks-series.json.
 
-    python benchmarks/series.py [--only airline,nile] [--train-args "--epochs 5"]
+    python -m benchmarks.series [--only airline,nile] [--train-args "--epochs 5"]
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -38,16 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks import common
+from benchmarks.common import sequence_metrics as sm
 
-from quality import write_section  # noqa: E402
-
-from alternators_cli import sequence_metrics as sm  # noqa: E402
-
-OUT = ROOT / "benchmarks" / "out" / "series"
-CLI = ROOT / ".venv" / "bin" / "alternators"
+OUT = common.OUT / "series"
 PATHS = 200
 BAND = 0.9
 Z90 = 1.6448536269514722
@@ -72,7 +61,7 @@ def load_series() -> list[Series]:
 
     ds = sma.datasets
     out = []
-    air = np.loadtxt(ROOT / "docs" / "airline.csv", delimiter=",", skiprows=3,
+    air = np.loadtxt(common.DOCS / "airline.csv", delimiter=",", skiprows=3,
                      usecols=1, dtype=np.float64)
     out.append(Series("airline", "monthly", air[:, None], ["passengers"], 12, 24, 6,
                       "passengers (thousands), 1949-1960",
@@ -197,14 +186,6 @@ def stl_refill(given: np.ndarray, season: int) -> np.ndarray:
 # ---- the alternator through the command line -------------------------------------------
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    cmd = [str(CLI) if CLI.exists() else "alternators", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
-    return done
-
-
 def write_csv(path: Path, values: np.ndarray, columns: list[str]) -> None:
     with open(path, "w") as f:
         f.write(",".join(columns) + "\n")
@@ -213,10 +194,10 @@ def write_csv(path: Path, values: np.ndarray, columns: list[str]) -> None:
 
 
 def train(csv: Path, out: Path, extra: list[str], seed: int) -> float:
-    start = time.perf_counter()
-    run_cli("train", str(csv), "--kind", "sequence", "--heldout", "0", "--seed", str(seed),
-            "--out", str(out), "--overwrite", "--device", "cpu", *extra)
-    return time.perf_counter() - start
+    """Wall seconds of the whole `alternators train` command."""
+    return common.run_cli("train", str(csv), "--kind", "sequence", "--heldout", "0", "--seed",
+                          str(seed), "--out", str(out), "--overwrite", "--device", "cpu",
+                          *extra).wall_s
 
 
 def alternator_forecast(s: Series, history: np.ndarray, work: Path, extra: list[str],
@@ -225,7 +206,7 @@ def alternator_forecast(s: Series, history: np.ndarray, work: Path, extra: list[
     write_csv(csv, history, s.columns)
     seconds = train(csv, work / "run", extra, seed)
     npy = work / "paths.npy"
-    run_cli("forecast", "-c", str(work / "run" / "model.pt"), "--input", str(csv),
+    common.run_cli("forecast", "-c", str(work / "run" / "model.pt"), "--input", str(csv),
             "-H", str(s.horizon), "-n", str(PATHS), "--format", "npy", "-o", str(npy),
             "--seed", str(seed))
     return np.load(npy), seconds  # (S, H, D)
@@ -249,7 +230,7 @@ def imputation(s: Series, history: np.ndarray, work: Path, extra: list[str],
     write_csv(csv, given, s.columns)
     seconds = train(csv, work / "gappy-run", extra, seed)
     filled_csv = work / "filled.csv"
-    run_cli("impute", "-c", str(work / "gappy-run" / "model.pt"), "--input", str(csv),
+    common.run_cli("impute", "-c", str(work / "gappy-run" / "model.pt"), "--input", str(csv),
             "-n", "100", "-o", str(filled_csv), "--seed", str(seed))
     filled = np.loadtxt(filled_csv, delimiter=",", skiprows=1, ndmin=2)
     truth = history[hide]
@@ -266,15 +247,20 @@ def imputation(s: Series, history: np.ndarray, work: Path, extra: list[str],
 # ---- the table --------------------------------------------------------------------------
 
 
-def baselines(s: Series, history: np.ndarray, truth: np.ndarray, cache: Path, seed: int,
+def baselines(s: Series, history: np.ndarray, truth: np.ndarray, seed: int,
               fresh: bool) -> dict:
-    """Seasonal naive, Holt-Winters and ARIMA scores; kept in `cache` (they depend only on
-    the series and the seed), refitted with `fresh`."""
-    key = {"seed": seed, "horizon": s.horizon, "season": s.season, "length": len(s.values)}
-    if cache.exists() and not fresh:
-        kept = json.loads(cache.read_text())
-        if kept.get("key") == key:
-            return kept["scores"]
+    """Seasonal naive, Holt-Winters and ARIMA scores, kept under benchmarks/out/series/ by a
+    key of all they depend on (the history and held-out values, season, horizon, seed);
+    refitted with `fresh`."""
+    key = common.fingerprint({"history": common.array_fingerprint(history),
+                              "truth": common.array_fingerprint(truth), "seed": seed,
+                              "horizon": s.horizon, "season": s.season})
+    cache = common.Cache(OUT / "baselines", fresh)
+    return cache.get_or_compute(f"{s.name}-{key}",
+                                lambda: fit_baselines(s, history, truth, seed))
+
+
+def fit_baselines(s: Series, history: np.ndarray, truth: np.ndarray, seed: int) -> dict:
     naive = naive_forecast(history, s.horizon, s.season)
     out = {"naive": {"crps": float(np.mean(np.abs(naive - truth))),
                      "mae": float(np.mean(np.abs(naive - truth))), "coverage": None}}
@@ -287,7 +273,6 @@ def baselines(s: Series, history: np.ndarray, truth: np.ndarray, cache: Path, se
     mu = np.stack([f[0] for f in fits], -1)
     sd = np.stack([f[1] for f in fits], -1)
     out["arima"] = normal_scores(mu, sd, truth)
-    cache.write_text(json.dumps({"key": key, "scores": out}) + "\n")
     return out
 
 
@@ -302,7 +287,7 @@ def evaluate(s: Series, extra: list[str], seed: int, with_imputation: bool,
               "channels": len(s.columns), "season": s.season, "horizon": s.horizon,
               "note": s.note, "options": " ".join(extra), "train_seconds": seconds,
               "alternator": path_scores(paths, truth)}
-    result.update(baselines(s, history, truth, work / "baselines.json", seed, fresh))
+    result.update(baselines(s, history, truth, seed, fresh))
     if with_imputation:
         result["imputation"] = imputation(s, history, work, extra, seed)
     return result
@@ -354,7 +339,8 @@ def table(results: list[dict], header: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    host = common.Host()
+    parser = common.argument_parser(__spec__, __doc__)
     parser.add_argument("--only", default="", help="Comma-separated series names.")
     parser.add_argument("--train-args", default="", help="Extra `train` options (ablations).")
     parser.add_argument("--no-imputation", action="store_true")
@@ -367,10 +353,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
     args = parser.parse_args()
     extra = shlex.split(args.train_args)
-    chosen = [s for s in load_series() if not args.only or s.name in args.only.split(",")]
+    every = load_series()
+    only = [n for n in args.only.split(",") if n]
+    unknown = [n for n in only if n not in {s.name for s in every}]
+    if unknown:
+        parser.error(f"--only: unknown series {', '.join(unknown)}; choose from "
+                     f"{', '.join(s.name for s in every)}")
+    chosen = [s for s in every if not only or s.name in only]
     if args.plain:
         chosen = [replace(s, options=()) for s in chosen]
-    started = time.perf_counter()
     results = []
     for s in chosen:
         t0 = time.perf_counter()
@@ -379,11 +370,9 @@ def main() -> None:
         print(f"{s.name}: {time.perf_counter() - t0:.0f}s  alternator {cell(r['alternator'])}"
               f"  HW {cell(r['holt_winters'])}  ARIMA {cell(r['arima'])}  naive "
               f"{cell(r['naive'])}  {r.get('imputation', '')}", file=sys.stderr, flush=True)
-    load = os.getloadavg()[0]
-    header = (f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average "
-              f"{load:.1f} during the run), python {platform.python_version()}; "
-              f"`make bench-series` took {time.perf_counter() - started:.0f} s. The "
-              f"alternator: `alternators train history.csv --kind sequence --heldout 0"
+    host_line = host.line()
+    header = (f"{host_line}\n\nThe alternator: `alternators train history.csv --kind "
+              "sequence --heldout 0"
               f"{' ' + args.train_args if args.train_args else ''}` plus the options in the "
               "first column (else the defaults), "
               f"seed {args.seed}, {PATHS} forecast paths. Holt-Winters: ExponentialSmoothing, "
@@ -394,13 +383,13 @@ def main() -> None:
               + "; ".join(f"{s.name}: {s.note}" for s in chosen) + ".")
     body = table(results, header)
     print(body)
-    payload = {"train_args": args.train_args, "seed": args.seed, "results": results}
+    payload = {"train_args": args.train_args, "seed": args.seed, "results": results,
+               "host": host_line}
     if args.json:
-        args.json.write_text(json.dumps(payload, indent=1) + "\n")
+        common.write_json(args.json, payload)
     if not args.no_write:
-        write_section(ROOT / "docs" / "benchmarks.md", "series", body)
-        (ROOT / "docs" / "benchmarks-series.json").write_text(json.dumps(payload, indent=1)
-                                                              + "\n")
+        common.write_section(common.BENCHMARKS_MD, "series", body)
+        common.write_json(common.DOCS / "benchmarks-series.json", payload)
 
 
 if __name__ == "__main__":

@@ -13,39 +13,33 @@ training part, in the training part's standardised units (then mapped back): the
 tries 1..8 full-covariance components and keeps the lowest BIC; the KDE's bandwidth is
 chosen by 5-fold cross-validated likelihood over a grid.
 
-    python benchmarks/tables.py [--tables wine,iris] [--seeds 3] [--out docs]
+    python -m benchmarks.tables [--tables wine,iris] [--seeds 3] [--out docs]
 
-Each split's result is kept under benchmarks/out/tables/ and reused (`--fresh` reruns).
+Each split's result is kept under benchmarks/out/tables/<fingerprint of the settings>/ and
+reused (`--fresh` reruns).
 Needs the `bench` extra (scikit-learn). Writes the table into docs/benchmarks.md (its
 "Tables" section) and JSON beside it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import re
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from alternators_cli import checkpoint, engine, evaluation  # noqa: E402
+from benchmarks import common
 
 TABLES = ("iris", "wine", "breast_cancer", "diabetes", "digits")
 N_SAMPLES = 5000
 TARGET_C2ST = 0.60
 TARGET_TRAIN_SECONDS = 60
 ISSUE_TARGETS = {"wine": 0.08, "breast_cancer": 0.05}  # unbiased energy distance
-OUT = ROOT / "benchmarks" / "out" / "tables"
+OUT = common.OUT / "tables"
+# What `train` is given beyond the data: the key of the kept results hashes the settings
+# these resolve to.
+TRAIN_FLAGS = ("--heldout", "0")
 
 
 def load_table(name: str) -> tuple[np.ndarray, list[str]]:
@@ -75,15 +69,9 @@ def train_alternator(train_csv: Path, run: Path) -> tuple[float, float]:
     """Train with the CLI at default settings: (wall seconds, CPU seconds) of the whole
     command. On a shared host the wall time measures the host's load; the CPU time, the
     work (at most threads x wall)."""
-    cli = [sys.executable, "-m", "alternators_cli", "train", str(train_csv), "--out", str(run),
-           "--heldout", "0", "--overwrite", "--device", "cpu"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(cli, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    done = common.run_cli("train", str(train_csv), "--out", str(run), *TRAIN_FLAGS,
+                          "--overwrite", "--device", "cpu")
+    return done.wall_s, done.cpu_s
 
 
 def baselines(train: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -93,8 +81,7 @@ def baselines(train: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 
     mean, scale = train.mean(axis=0), train.std(axis=0)
     z = (train - mean) / scale
-    gaussian = evaluation.gaussian_baseline(train.mean(axis=0), np.cov(train, rowvar=False),
-                                            N_SAMPLES, seed)
+    gaussian = common.gaussian_baseline(train, N_SAMPLES, seed)
     mixtures = [GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4)
                 .fit(z) for k in range(1, 9)]
     best = min(mixtures, key=lambda m: m.bic(z))
@@ -108,16 +95,19 @@ def baselines(train: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def kept_results(fresh: bool = False) -> common.Cache:
+    """Where each split's result is kept: under a key of every setting `train` runs with
+    (and the sample size), so a change of default never reuses a result of another."""
+    settings = common.settings_key(heldout=0.0)
+    return common.Cache(OUT / common.fingerprint({"settings": settings, "n": N_SAMPLES}),
+                        fresh)
+
+
 def run_table(name: str, seed: int, fresh: bool = False) -> dict:
-    """One split of one table, kept in benchmarks/out/tables/NAME-SEED/result.json and
-    reused (an interrupted benchmark resumes) unless `fresh`."""
-    folder = OUT / f"{name}-{seed}"
-    kept = folder / "result.json"
-    if kept.exists() and not fresh:
-        return json.loads(kept.read_text())
-    result = _run_table(name, seed, folder)
-    kept.write_text(json.dumps(result, default=float))
-    return result
+    """One split of one table, kept (an interrupted benchmark resumes) unless `fresh`."""
+    cache = kept_results(fresh)
+    return cache.get_or_compute(f"{name}-{seed}",
+                                lambda: _run_table(name, seed, cache.dir / f"{name}-{seed}"))
 
 
 def _run_table(name: str, seed: int, folder: Path) -> dict:
@@ -126,11 +116,11 @@ def _run_table(name: str, seed: int, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / "train.csv", train, columns)
     seconds, cpu_seconds = train_alternator(folder / "train.csv", folder / "run")
-    ckpt = checkpoint.load(str(folder / "run" / "model.pt"))
-    samples = engine.sample(ckpt.model, ckpt.normalizer, N_SAMPLES, seed=1)
-    reference = evaluation.Reference(f"{name} held-out", False, test.astype(np.float32))
+    model, normalizer = common.load_model(folder / "run" / "model.pt")
+    samples = common.sample(model, normalizer, N_SAMPLES, seed=1)
     others = baselines(train, seed)
-    result = evaluation.report(samples, reference, N_SAMPLES, seed, baselines=others)
+    result = common.score_rows(samples, test, f"{name} held-out", N_SAMPLES, seed,
+                               baselines=others)
     return {"name": name, "rows": len(x), "dim": x.shape[1], "train_rows": len(train),
             "test_rows": len(test), "train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
             "report": result}
@@ -192,27 +182,22 @@ def markdown(results: dict[str, list[dict]], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(doc: Path, section: str) -> None:
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    start, end = "<!-- tables:start -->", "<!-- tables:end -->"
-    block = f"{start}\n{section}{end}"
-    if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Tables\n\n" + block + "\n"
-    doc.write_text(text)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    host = common.Host()
+    parser = common.argument_parser(__spec__, __doc__)
     parser.add_argument("--tables", default=",".join(TABLES))
-    parser.add_argument("--seeds", type=int, default=3, help="random 80/20 splits per table")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--seeds", type=common.positive, default=3,
+                        help="random 80/20 splits per table")
+    parser.add_argument("--out", type=Path, default=common.DOCS)
     parser.add_argument("--fresh", action="store_true", help="ignore kept results")
     args = parser.parse_args()
+    names = [n for n in args.tables.split(",") if n]
+    unknown = [n for n in names if n not in TABLES]
+    if unknown or not names:
+        parser.error(f"--tables: unknown {', '.join(unknown) or '(none given)'}; choose from "
+                     f"{', '.join(TABLES)}")
     results: dict[str, list[dict]] = {}
-    for name in args.tables.split(","):
+    for name in names:
         for seed in range(args.seeds):
             run = run_table(name, seed, args.fresh)
             results.setdefault(name, []).append(run)
@@ -221,9 +206,9 @@ def main() -> None:
                   f"{r['c2st']['accuracy']:.2f}, train {run['train_seconds']:.1f} s wall, "
                   f"{run['train_cpu_seconds']:.1f} s CPU",
                   file=sys.stderr, flush=True)
+    host_line = host.line()
     header = (
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} thread(s), torch "
-        f"{torch.__version__}. `make bench-tables`: each table split 80/20 at random "
+        f"{host_line}\n\n`make bench-tables`: each table split 80/20 at random "
         f"{args.seeds} times (seeds 0..{args.seeds - 1}); the alternator trained by the CLI at "
         f"default settings on the 80 %; {N_SAMPLES} samples per model scored against the "
         "held-out 20 % in standardised units. energy: the unbiased energy distance (about 0 "
@@ -234,9 +219,8 @@ def main() -> None:
     section = markdown(results, header)
     print(section)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_section(args.out / "benchmarks.md", section)
-    (args.out / "benchmarks-tables.json").write_text(
-        json.dumps(results, indent=1, default=float) + "\n")
+    common.write_section(args.out / "benchmarks.md", "tables", section)
+    common.write_json(args.out / "benchmarks-tables.json", {"host": host_line, "results": results})
 
 
 if __name__ == "__main__":
