@@ -216,9 +216,9 @@ def train(
     DatetimeIndex makes it a time series). Keyword settings are `alternators train`'s
     options (e.g. epochs=50, hidden=128); `progress` gets an EpochReport per epoch and
     may return False to stop."""
-    from alternators_cli.cli import resolve_training_data
     from alternators_cli.engine import resolve_device
     from alternators_cli.settings import load_train_settings
+    from alternators_cli.sources import resolve_training_data
     from alternators_cli.training_data import split_series, split_table
 
     flags = dict(settings, device=device)
