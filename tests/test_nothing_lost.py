@@ -485,12 +485,12 @@ def test_overwrite_replaces_the_run_directory_as_a_whole(runner, finished_run):
 
 def test_a_crash_during_overwrite_leaves_the_old_run_intact(runner, finished_run,
                                                             monkeypatch):
-    from alternators_cli import cli
+    from alternators_cli import runs
 
     def crash(trainer, run_dir):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "write_run_files", crash)  # after the new model.pt is saved
+    monkeypatch.setattr(runs, "write_run_files", crash)  # after the new model.pt is saved
     before = snapshot(finished_run)
     result = invoke(runner, ["train", "pinwheel", "--out", finished_run, "--overwrite",
                              *TINY_TRAIN_FLAGS])
