@@ -73,9 +73,7 @@ def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path 
     resume = resume or force_resume
     if resume and overwrite:
         raise BadInput("--resume continues a run and --overwrite starts afresh: give only one")
-    from alternators_cli.settings import load_train_settings
-
-    settings = load_train_settings(flags, config)
+    settings = settings_for(data_spec, flags, config)
     name = data_name(data_spec)
     run_dir = resolve_run_dir(out, name, data_spec)
     rank, world_size, local_rank = engine.distributed_env()
