@@ -127,7 +127,8 @@ def train(
     """
     from alternators_cli import runs
 
-    flags = {name: value for name, value in locals().items() if name in ALL_FIELDS}
+    given = locals()
+    flags = {name: given[name] for name in ALL_FIELDS}  # the settings' order
     if print_config:
         settings = runs.settings_for(data_spec, flags, config)
         print(json.dumps(settings.model_dump(mode="json"), indent=2))
