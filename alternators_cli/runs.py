@@ -165,8 +165,8 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
     directory, and `commit()` puts it in the place of `shown_dir` once the run is saved."""
     from alternators_cli import checkpoint
     from alternators_cli.allocator import reuse_freed_memory
-    from alternators_cli.engine import Trainer
     from alternators_cli.files import atomic_write_with
+    from alternators_cli.trainer import Trainer
 
     main = rank == 0
     reuse_freed_memory()  # no page faults for each step's fresh activations (allocator.py)

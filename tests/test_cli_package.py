@@ -267,8 +267,23 @@ def test_version_does_not_load_typer_or_pydantic():
 # ---- no import cycles -----------------------------------------------------------------
 
 
+def runtime_nodes(tree: ast.AST):
+    """Every node of `tree` but those under `if TYPE_CHECKING:` (never imported)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = getattr(child, "test", None) if isinstance(child, ast.If) else None
+            if test is not None and "TYPE_CHECKING" in ast.unparse(test):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def import_graph(root: Path) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports, at the top or inside a function.
+    """Module -> the package's modules it imports, at the top or inside a function
+    (imports for type checkers only are not imports).
     `from alternators_cli import __version__` (the version string at the package's root)
     is not an edge: the root itself only re-exports the API, lazily."""
     base_name = root.name
@@ -282,7 +297,7 @@ def import_graph(root: Path) -> dict[str, set[str]]:
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in runtime_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 deps.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -337,7 +352,8 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
     (pkg / "a.py").write_text("from pkg.sub import b\n")
     (pkg / "sub" / "b.py").write_text("def f():\n    from .. import a\n")
     assert find_cycle(import_graph(pkg)) == ["pkg.a", "pkg.sub.b", "pkg.a"]
-    (pkg / "sub" / "b.py").write_text("import os\n")
+    (pkg / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\n"
+                                      "if TYPE_CHECKING:\n    from pkg import a\n")
     assert find_cycle(import_graph(pkg)) is None
 
 
