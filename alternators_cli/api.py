@@ -250,8 +250,7 @@ def train(
                 raise BadInput(f"series must be (T, D) or (N, T, D), got {list(arr.shape)}")
             train_part, held = split_series(arr.astype(np.float32), resolved.heldout,
                                             resolved.window)
-            training_data = TrainingData(label, dim, cols, False, train_part, held,
-                                         kind="sequence")
+            training_data = TrainingData(label, dim, cols, False, train_part, held)
             heldout = held if held.shape[1] else None
         else:
             if arr.ndim != 2 or len(arr) < 2 or not np.isfinite(arr).all():

@@ -93,12 +93,12 @@ def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
                            f"series ({LORENZ_TRAIN_LENGTH} steps)")
         series = builtin_sequences(spec, settings.seed)
         dim = series.shape[2]
-        return TrainingData(spec, dim, default_columns(dim), True, series, kind="sequence"), None
+        return TrainingData(spec, dim, default_columns(dim), True, series), None
     name = data_name(spec)
     values, columns, notes = training_series(spec, settings)  # may shorten --window
     train_part, heldout = split_series(values, settings.heldout, settings.window)
     data = TrainingData(name, values.shape[2], columns, False, train_part, heldout,
-                        kind="sequence", notes=notes,
+                        notes=notes,
                         fingerprint=data_fingerprint(values))
     return data, heldout if heldout.shape[1] else None
 

@@ -28,10 +28,9 @@ class TrainingData:
     dim: int
     columns: list[str]
     builtin: bool
+    # Sequences: `train` is (N, T, D) series with NaN = missing (built-ins included).
     train: np.ndarray | None = None  # (N, D) data units, user files only (array or memmap)
     heldout: np.ndarray | None = None  # (M, D) data units, user files only
-    # Sequences: `train` is (N, T, D) series with NaN = missing (built-ins included).
-    kind: str = "distribution"
     notes: list[str] = field(default_factory=list)  # what reading the data did, to be said
     # A user's data: data_fingerprint of all its rows (what --resume checks it against).
     fingerprint: dict | None = None

@@ -435,7 +435,7 @@ def test_brief_training_lowers_the_loss():
         "kind": "sequence", "epochs": 10, "epoch_size": 64, "batch_size": 32, "window": 16,
         "hidden": 32, "latent_dim": 4, "lr": 1e-2, "seed": 0, "device": "cpu",
     })
-    data = TrainingData("sine", 2, ["s", "c"], False, _sine_series(), None, kind="sequence")
+    data = TrainingData("sine", 2, ["s", "c"], False, _sine_series(), None)
     trainer = Trainer(settings, data, torch.device("cpu"))
     assert isinstance(trainer.model, SequenceAlternator)
     batch = next(trainer.batches(0))
@@ -470,7 +470,7 @@ def test_window_batches_are_windows_of_the_training_series():
     series = _sine_series(3, 60)
     settings = load_train_settings({"kind": "sequence", "epoch_size": 40, "batch_size": 16,
                                     "window": 8, "seed": 3, "device": "cpu"})
-    data = TrainingData("sine", 2, ["s", "c"], False, series, None, kind="sequence")
+    data = TrainingData("sine", 2, ["s", "c"], False, series, None)
     trainer = Trainer(settings, data, torch.device("cpu"))
     batches = list(trainer.batches(0))
     assert [b.shape[0] for b in batches] == [16, 16, 8]

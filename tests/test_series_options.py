@@ -108,7 +108,7 @@ def test_sequence_training_runs_on_one_thread_and_restores_the_count():
     settings = SequenceSettings(window=8, epochs=1, epoch_size=8, batch_size=8,
                              hidden=8, latent_dim=2, device="cpu")
     series = np.random.default_rng(0).normal(size=(1, 40, 1)).astype(np.float32)
-    trainer = Trainer(settings, TrainingData("s", 1, ["v"], False, series, kind="sequence"),
+    trainer = Trainer(settings, TrainingData("s", 1, ["v"], False, series),
                       torch.device("cpu"))
     before = torch.get_num_threads()
     seen = []
