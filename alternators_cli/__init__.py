@@ -5,7 +5,7 @@ The Python API (`alternators_cli.api`): `train(data, **settings)`, `load(spec)`,
 on first use, so the command line starts without torch.
 """
 
-__version__ = "0.1.0"
+from alternators_cli.version import __version__
 
 __all__ = ["Model", "load", "train", "__version__"]
 

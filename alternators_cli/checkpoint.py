@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alternators_cli import __version__
+from alternators_cli.version import __version__
 from alternators_cli.errors import BadInput
 from alternators_cli.kinds import build_model, kind_of
 from alternators_cli.model import parameter_counts

@@ -283,10 +283,7 @@ def runtime_nodes(tree: ast.AST):
 
 def import_graph(root: Path) -> dict[str, set[str]]:
     """Module -> the package's modules it imports, at the top or inside a function
-    (imports for type checkers only are not imports).
-    `from alternators_cli import __version__` (the version string at the package's root)
-    is not an edge: the root itself only re-exports the API, lazily."""
-    base_name = root.name
+    (imports for type checkers only are not imports)."""
     modules = {}
     for path in root.rglob("*.py"):
         parts = list(path.relative_to(root.parent).with_suffix("").parts)
@@ -306,8 +303,6 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                     up = package.split(".")[: len(package.split(".")) - node.level + 1]
                     source = ".".join(up + ([source] if source else []))
                 names = [a.name for a in node.names]
-                if source == base_name and names == ["__version__"]:
-                    continue
                 subs = {f"{source}.{n}" for n in names} & modules.keys()
                 deps |= subs
                 if len(subs) < len(names):

@@ -83,7 +83,7 @@ def version_line() -> str:
     """`alternators X (torch Y)`, from the installed distributions: torch is not imported."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from alternators_cli import __version__
+    from alternators_cli.version import __version__
 
     try:
         torch_version = version("torch")
