@@ -7,7 +7,8 @@
     model.save("pinwheel.pt")                          # the CLI reads it: alternators sample -c ...
     same = alt.load("pinwheel.pt")                     # or alt.load("pretrained:pinwheel")
 
-Settings are the keyword arguments of `alternators train` (`TrainSettings`); a model is a
+Settings are the keyword arguments of `alternators train` (`DistributionSettings` or
+`SequenceSettings`); a model is a
 checkpoint held in memory, so a saved model is exactly what the CLI writes and reads.
 Nothing here prints: `train(progress=...)` receives one `EpochReport` per epoch.
 """
@@ -24,11 +25,10 @@ import torch
 
 from alternators_cli import checkpoint as ckpt_io
 from alternators_cli import evaluation
-from alternators_cli.data import BUILTINS, default_columns
+from alternators_cli.data import BUILTINS
 from alternators_cli.errors import BadInput
 from alternators_cli.files import atomic_write_with
 from alternators_cli.trainer import EpochReport, Trainer
-from alternators_cli.training_data import TrainingData
 
 
 def _is_dataframe(obj: Any) -> bool:
@@ -84,26 +84,11 @@ class Model:
                length: int | None = None) -> np.ndarray:
         """Distributions: n points (n, D), or every step (T, n, D). Sequences: n
         trajectories of `length` steps (default: the training window), (n, T, D)."""
-        from alternators_cli import engine, sequences
-
-        if self.kind == "sequence":
-            steps = length or int(self.settings["window"])
-            return sequences.sample_paths(self._ckpt.model, self._ckpt.normalizer, n, steps,
-                                          seed)
-        if length is not None:
-            raise BadInput("length is for sequence models; this one holds a distribution")
-        return engine.sample(self._ckpt.model, self._ckpt.normalizer, n, seed,
-                             all_steps=all_steps)
-
-    def _need_sequence(self) -> None:
-        if self.kind != "sequence":
-            raise BadInput("forecast and impute need a sequence model; this one holds a "
-                           "distribution (use sample)")
+        return self._ckpt.model_kind.draw(self._ckpt, n, seed, length, all_steps)
 
     def _series(self, values) -> tuple[np.ndarray, Any, bool]:
         """(N, T, D) float32 of an array (T, D) / (N, T, D) or a DataFrame, its time index,
         and whether the input was one series."""
-        self._need_sequence()
         index = None
         if _is_dataframe(values):
             arr, names, index = _from_dataframe(values)
@@ -131,6 +116,7 @@ class Model:
         indexed by the next times."""
         from alternators_cli import sequences
 
+        self._ckpt.model_kind.require("forecast", " (use sample)")
         if horizon < 1:
             raise BadInput(f"horizon must be at least 1 (got {horizon})")
         arr, index, single = self._series(history)
@@ -155,6 +141,7 @@ class Model:
         unchanged. Same shape as given; a DataFrame comes back as a DataFrame."""
         from alternators_cli import sequences
 
+        self._ckpt.model_kind.require("impute", " (use sample)")
         arr, _, single = self._series(values)
         filled = sequences.impute(self._ckpt.model, self._ckpt.normalizer, arr, n, seed)
         median = filled["median"][0] if single else filled["median"]
@@ -171,9 +158,8 @@ class Model:
         (For sequence models, use `alternators evaluate`.)"""
         from alternators_cli import engine
 
-        if self.kind != "distribution":
-            raise BadInput("Model.evaluate scores distribution models; for a sequence model "
-                           "run `alternators evaluate -c FILE`")
+        self._ckpt.model_kind.require(
+            "evaluate", ": for a sequence model run `alternators evaluate -c FILE`")
         if reference is None:
             ref = self._ckpt.reference()
             if ref is None:
@@ -217,51 +203,27 @@ def train(
     options (e.g. epochs=50, hidden=128); `progress` gets an EpochReport per epoch and
     may return False to stop."""
     from alternators_cli.engine import resolve_device
+    from alternators_cli.kinds import kind_of
     from alternators_cli.settings import load_train_settings
-    from alternators_cli.sources import resolve_training_data
-    from alternators_cli.training_data import split_series, split_table
 
     flags = dict(settings, device=device)
-    frame_index = None
     if _is_dataframe(data):
         values, names, frame_index = _from_dataframe(data)
         columns = columns or names
         if kind is None and frame_index is not None and "datetime" in str(frame_index.dtype):
-            kind = "sequence"
+            kind = "sequence"  # a DataFrame indexed by time is a time series
         data = values
     if isinstance(data, str | Path) and str(data) in BUILTINS:
         kind = kind or BUILTINS[str(data)].kind
     if kind is not None:
         flags["kind"] = kind
     resolved = load_train_settings(flags)
+    model_kind = kind_of(resolved)
     if isinstance(data, str | Path):
-        training_data, heldout = resolve_training_data(str(data), resolved)
+        training_data, heldout = model_kind.resolve_data(str(data), resolved)
     else:
-        arr = np.asarray(data, dtype=np.float64)
-        if arr.ndim == 2 and resolved.kind == "sequence":
-            arr = arr[None]
-        dim = arr.shape[-1]
-        cols = list(columns) if columns else default_columns(dim)
-        if len(cols) != dim:
-            raise BadInput(f"{len(cols)} column names for {dim} columns")
-        label = name or "array"
-        if resolved.kind == "sequence":
-            if arr.ndim != 3:
-                raise BadInput(f"series must be (T, D) or (N, T, D), got {list(arr.shape)}")
-            train_part, held = split_series(arr.astype(np.float32), resolved.heldout,
-                                            resolved.window)
-            training_data = TrainingData(label, dim, cols, False, train_part, held)
-            heldout = held if held.shape[1] else None
-        else:
-            if arr.ndim != 2 or len(arr) < 2 or not np.isfinite(arr).all():
-                raise BadInput("rows must be a finite array (N, D) with at least 2 rows")
-            from alternators_cli.data import check_training_columns
-
-            check_training_columns(arr, cols, label)
-            train_part, held = split_table(arr.astype(np.float32), resolved.heldout,
-                                           resolved.seed)
-            training_data = TrainingData(label, dim, cols, False, train_part, held)
-            heldout = held if len(held) else None
+        training_data, heldout = model_kind.from_array(
+            np.asarray(data, dtype=np.float64), columns, name or "array", resolved)
     trainer = Trainer(resolved, training_data, resolve_device(resolved.device))
     started = time.perf_counter()
     trainer.run(progress)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alternators_cli.version import __version__
 from alternators_cli.errors import BadInput
 from alternators_cli.kinds import build_model, kind_of
 from alternators_cli.model import parameter_counts
 from alternators_cli.normalize import Normalizer
 from alternators_cli.settings import KIND_SETTINGS, DistributionSettings, parse_settings
+from alternators_cli.version import __version__
 
 FORMAT = "alternators-checkpoint"
 FORMAT_VERSION = 2
@@ -72,6 +72,11 @@ class Checkpoint:
     @property
     def kind(self) -> str:
         return self.payload["kind"]
+
+    @property
+    def model_kind(self):
+        """The kinds.ModelKind of the model: how it draws, animates and is scored."""
+        return kind_of(self.settings)
 
     @property
     def settings(self):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alternators_cli.errors import BadInput, RunFailure
-from alternators_cli.sources import choose_kind, data_name, resolve_training_data
+from alternators_cli.sources import choose_kind, data_name
 
 
 class RunEvents:
@@ -66,6 +66,7 @@ def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path 
     [runs/<data name>]. `flags` are settings by field name (None = not given)."""
     from alternators_cli import engine
     from alternators_cli.files import RunLock, remove_stale_temporaries, temporary_sibling
+    from alternators_cli.kinds import kind_of
 
     events = events or RunEvents()
     flags = dict(flags)
@@ -97,7 +98,7 @@ def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path 
         if resume:  # the data is read once, as the checkpoint's settings (its kind) say
             settings, state, fingerprint = resume_settings(run_dir, flags, name, settings,
                                                            config)
-        training_data, heldout = resolve_training_data(data_spec, settings)
+        training_data, heldout = kind_of(settings).resolve_data(data_spec, settings)
         if resume:
             check_same_data(run_dir, fingerprint, training_data.fingerprint, force_resume)
         busy = not resume and run_dir_is_busy(run_dir)

@@ -17,7 +17,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -146,6 +146,10 @@ def default(name: str, value: Any) -> Any:
 class DistributionSettings(CommonSettings):
     """Rows are independent points; T steps of the cycle refine a sample (SPEC section 1)."""
 
+    # How a refusal of the other kind's settings ends (format_validation_error).
+    foreign_note: ClassVar[str] = ("to sequences only (give --kind sequence for time series; "
+                                   "a distribution's rows are independent points)")
+
     kind: Literal[Kind.distribution] = Field(
         Kind.distribution,
         description="distribution (rows are points) or sequence (rows are time) for a "
@@ -198,6 +202,9 @@ class DistributionSettings(CommonSettings):
 class SequenceSettings(CommonSettings):
     """Rows are time; the steps are time steps, with one constant sigma_x (SPEC section 2,
     docs/model.md "Sequences"): a wider network, windows as the unit of an epoch."""
+
+    foreign_note: ClassVar[str] = ("to distributions only (a sequence model's steps are its "
+                                   "time steps: see --window)")
 
     kind: Literal[Kind.sequence] = Field(
         Kind.sequence, description=DistributionSettings.model_fields["kind"].description
@@ -297,12 +304,8 @@ def format_validation_error(err: ValidationError, kind: str | None = None) -> st
     if foreign:
         flags = ", ".join(flag(name) for name in foreign)
         verb = "applies" if len(foreign) == 1 else "apply"
-        if kind == Kind.sequence:
-            lines.insert(0, f"{flags} {verb} to distributions only (a sequence model's steps "
-                            "are its time steps: see --window)")
-        else:
-            lines.insert(0, f"{flags} {verb} to sequences only (give --kind sequence for "
-                            "time series; a distribution's rows are independent points)")
+        own = KIND_SETTINGS.get(kind or Kind.distribution, DistributionSettings)
+        lines.insert(0, f"{flags} {verb} {own.foreign_note}")
     return "; ".join(lines)
 
 

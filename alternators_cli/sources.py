@@ -29,8 +29,9 @@ def data_name(spec: str) -> str:
     return "stdin" if spec == "-" else Path(spec).stem
 
 
-def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
-    """(TrainingData, held-out array or None) for a built-in name, a file, or `-`."""
+def table_data(spec: str, settings) -> tuple[Any, Any]:
+    """Distributions: (TrainingData of rows, held-out rows or None) for a built-in name, a
+    file, or `-` (DistributionKind.resolve_data)."""
     from alternators_cli.data import (
         BUILTINS,
         RowSubset,
@@ -47,8 +48,6 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
         split_table,
     )
 
-    if settings.kind == "sequence":
-        return resolve_sequence_data(spec, settings)
     if spec in BUILTINS:
         info = BUILTINS[spec]
         return TrainingData(spec, info.dim, [f"x{i}" for i in range(info.dim)], True), None
@@ -75,9 +74,10 @@ def resolve_training_data(spec: str, settings) -> tuple[Any, Any]:
     )
 
 
-def resolve_sequence_data(spec: str, settings) -> tuple[Any, Any]:
-    """Sequences: (TrainingData of (N, T, D) series, held-out tails or None). A built-in
-    is drawn once per run; its evaluation draws fresh trajectories instead of a tail."""
+def series_data(spec: str, settings) -> tuple[Any, Any]:
+    """Sequences: (TrainingData of (N, T, D) series, held-out tails or None)
+    (SequenceKind.resolve_data). A built-in is drawn once per run; its evaluation draws
+    fresh trajectories instead of a tail."""
     from alternators_cli.data import BUILTINS, default_columns
     from alternators_cli.training_data import (
         LORENZ_TRAIN_LENGTH,
@@ -115,7 +115,6 @@ def choose_kind(data_spec: str, flags: dict) -> None:
     flags["kind"] = own
 
 
-
 def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[str]]:
     """A user's series for `train` (the time column, if any, is not a channel), and notes
     to say once training starts. Without --window, a series too short for the default
@@ -145,8 +144,6 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
         raise BadInput(f"--season {season} needs a --window longer than the season (it is "
                        f"{settings.window}): give a larger --window or a shorter series season")
     return series.values, series.columns, notes
-
-
 
 
 def reference_from_spec(spec: str):

@@ -19,7 +19,6 @@ from alternators_cli.cli.common import (
     output_format,
     refuse_above_memory,
 )
-from alternators_cli.errors import BadInput
 
 
 def sample(
@@ -57,55 +56,15 @@ def sample(
 
     Example: alternators sample -c runs/pinwheel/model.pt -n 2000 --seed 1 > samples.csv
     """
-    from alternators_cli import engine
     from alternators_cli import output as enc
 
     npy = output_format(fmt, output) is Format.npy
     ckpt = load_checkpoint(checkpoint_spec, device, kind=None)
-    if ckpt.payload["kind"] == "sequence":
-        if all_steps:
-            raise BadInput("--all-steps is for distributions: a sequence's steps are its rows")
-        sample_sequences(ckpt, n or 10, length, seed, npy, output)
-        return
-    n = n or 10_000
-    if length is not None:
-        raise BadInput("--length is for sequence models; this checkpoint holds a distribution")
-    dim, T = ckpt.dim, ckpt.model.steps
-    if all_steps:  # every step of every point is held at once (a step-major output)
-        refuse_above_memory(4.0 * n * T * dim * 3, f"sample --all-steps -n {n}",
-                            "draw fewer points (-n), or leave out --all-steps to stream")
-    with open_output(output, npy) as out:
-        if all_steps:
-            frames = engine.sample(ckpt.model, ckpt.normalizer, n, seed, all_steps=True)
-            if npy:
-                out.write(enc.npy_bytes(frames))
-            else:
-                out.write(enc.csv_header(ckpt.columns, with_step=True))
-                for t in range(T):
-                    out.write(enc.csv_rows(frames[t], step=t + 1))
-            return
-        if npy:
-            out.write(enc.npy_header((n, dim)))
-        else:
-            out.write(enc.csv_header(ckpt.columns))
-        for chunk in engine.sample_chunks(ckpt.model, ckpt.normalizer, n, seed):
-            points = chunk.cpu().numpy()
-            out.write(points.astype("<f4").tobytes() if npy else enc.csv_rows(points))
-
-
-def sample_sequences(ckpt, n: int, length: int | None, seed: int, npy: bool, output) -> None:
-    from alternators_cli import output as enc
-    from alternators_cli.sequences import sample_path_chunks
-
-    length = length or ckpt.settings.window
-    with open_output(output, npy) as out:  # streamed, a chunk of paths at a time
-        if npy:
-            out.write(enc.npy_header((n, length, ckpt.dim)))
-        else:
-            out.write(enc.csv_header(["path", "t", *ckpt.columns]))
-        for first, paths in sample_path_chunks(ckpt.model, ckpt.normalizer, n, length, seed):
-            if npy:
-                out.write(paths.astype("<f4").tobytes())
-                continue
-            index = enc.grid_index(len(paths), length) + [first, 0]
-            out.write(enc.csv_rows(paths.reshape(-1, ckpt.dim), index=index))
+    n = n or ckpt.model_kind.default_draws
+    stream = ckpt.model_kind.sample_stream(ckpt, n, seed, length, all_steps)
+    refuse_above_memory(stream.memory, f"sample --all-steps -n {n}",
+                        "draw fewer points (-n), or leave out --all-steps to stream")
+    with open_output(output, npy) as out:  # streamed, a chunk at a time
+        out.write(enc.npy_header(stream.shape) if npy else enc.csv_header(stream.csv_columns))
+        for rows, index in stream.chunks:
+            out.write(rows.astype("<f4").tobytes() if npy else enc.csv_rows(rows, index=index))
