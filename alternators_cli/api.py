@@ -25,7 +25,7 @@ import torch
 
 from alternators_cli import checkpoint as ckpt_io
 from alternators_cli import evaluation
-from alternators_cli.data import BUILTINS
+from alternators_cli.datasets import BUILTINS
 from alternators_cli.errors import BadInput
 from alternators_cli.files import atomic_write_with
 from alternators_cli.trainer import EpochReport, Trainer

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from alternators_cli import metrics
-from alternators_cli.data import BUILTINS, draw_builtin
+from alternators_cli.datasets import BUILTINS, draw_builtin
 from alternators_cli.errors import BadInput
 
 FLOOR_PAIRS = 3

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from alternators_cli import sequence_metrics as sm
-from alternators_cli.data import lorenz_series
+from alternators_cli.datasets import lorenz_series
 from alternators_cli.engine import one_thread
 from alternators_cli.errors import BadInput
 from alternators_cli.normalize import Normalizer

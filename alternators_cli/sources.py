@@ -20,7 +20,8 @@ MIN_WINDOW = 8
 def data_name(spec: str) -> str:
     """What a run on `spec` is called (and its default run directory): a built-in's own
     name, a file's stem, or stdin. A name that is neither a built-in nor a file is refused."""
-    from alternators_cli.data import BUILTINS, looks_like_file, unknown_dataset_message
+    from alternators_cli.data import looks_like_file
+    from alternators_cli.datasets import BUILTINS, unknown_dataset_message
 
     if spec in BUILTINS:
         return spec
@@ -33,7 +34,6 @@ def table_data(spec: str, settings) -> tuple[Any, Any]:
     """Distributions: (TrainingData of rows, held-out rows or None) for a built-in name, a
     file, or `-` (DistributionKind.resolve_data)."""
     from alternators_cli.data import (
-        BUILTINS,
         RowSubset,
         check_distribution_table,
         check_training_columns,
@@ -41,6 +41,7 @@ def table_data(spec: str, settings) -> tuple[Any, Any]:
         open_npy_rows,
         read_table,
     )
+    from alternators_cli.datasets import BUILTINS
     from alternators_cli.training_data import (
         TrainingData,
         data_fingerprint,
@@ -78,7 +79,8 @@ def series_data(spec: str, settings) -> tuple[Any, Any]:
     """Sequences: (TrainingData of (N, T, D) series, held-out tails or None)
     (SequenceKind.resolve_data). A built-in is drawn once per run; its evaluation draws
     fresh trajectories instead of a tail."""
-    from alternators_cli.data import BUILTINS, default_columns
+    from alternators_cli.data import default_columns
+    from alternators_cli.datasets import BUILTINS
     from alternators_cli.training_data import (
         LORENZ_TRAIN_LENGTH,
         TrainingData,
@@ -105,7 +107,7 @@ def series_data(spec: str, settings) -> tuple[Any, Any]:
 
 def choose_kind(data_spec: str, flags: dict) -> None:
     """A built-in knows its kind: fill in --kind, or refuse a contradicting one."""
-    from alternators_cli.data import BUILTINS
+    from alternators_cli.datasets import BUILTINS
 
     if data_spec not in BUILTINS:
         return
@@ -119,7 +121,8 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     """A user's series for `train` (the time column, if any, is not a channel), and notes
     to say once training starts. Without --window, a series too short for the default
     window gets a shorter one."""
-    from alternators_cli.timeindex import describe, read_series
+    from alternators_cli.series_files import read_series
+    from alternators_cli.timeindex import describe
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None)
     notes = list(series.notes)
@@ -147,13 +150,8 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
 
 
 def reference_from_spec(spec: str):
-    from alternators_cli.data import (
-        BUILTINS,
-        check_distribution_table,
-        looks_like_file,
-        read_table,
-        unknown_dataset_message,
-    )
+    from alternators_cli.data import check_distribution_table, looks_like_file, read_table
+    from alternators_cli.datasets import BUILTINS, unknown_dataset_message
     from alternators_cli.evaluation import Reference
 
     if spec in BUILTINS:

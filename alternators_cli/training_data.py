@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alternators_cli.data import lorenz_series
+from alternators_cli.datasets import lorenz_series
 from alternators_cli.errors import BadInput
 
 

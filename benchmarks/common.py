@@ -29,8 +29,8 @@ from alternators_cli import engine as _engine
 from alternators_cli import evaluation as _evaluation
 from alternators_cli import sequence_metrics as sequence_metrics
 from alternators_cli.allocator import reuse_freed_memory as reuse_freed_memory
-from alternators_cli.data import BUILTINS, REQUIRED
-from alternators_cli.data import draw_builtin as draw_builtin
+from alternators_cli.datasets import BUILTINS, REQUIRED
+from alternators_cli.datasets import draw_builtin as draw_builtin
 from alternators_cli.kinds import build_model
 from alternators_cli.metrics import energy_distance as energy_distance
 from alternators_cli.model import flops_per_point, parameter_counts

@@ -57,7 +57,7 @@ def tiny_run(tmp_path_factory) -> Run:
 @pytest.fixture(scope="session")
 def user_csv(tmp_path_factory) -> Path:
     """A user's data file: 200 rows of 8gaussians with a header `u,v`."""
-    from alternators_cli.data import draw_builtin
+    from alternators_cli.datasets import draw_builtin
 
     path = tmp_path_factory.mktemp("userdata") / "points.csv"
     return write_csv(path, draw_builtin("8gaussians", 200, 3).astype(np.float64), ["u", "v"])

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from alternators_cli.data import draw_builtin
+from alternators_cli.datasets import draw_builtin
 
 # ---- the bad files ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alternators_cli.data import draw_builtin
+from alternators_cli.datasets import draw_builtin
 
 N_OURS = 40_000
 N_REF = 200_000

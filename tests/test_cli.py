@@ -24,7 +24,7 @@ from helpers import (
 )
 
 from alternators_cli import __version__, checkpoint, engine
-from alternators_cli.data import BUILTINS, draw_builtin
+from alternators_cli.datasets import BUILTINS, draw_builtin
 from alternators_cli.metrics import METRICS
 
 COMMANDS = ["datasets", "data", "train", "sample", "evaluate", "animate", "info"]

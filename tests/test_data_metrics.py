@@ -11,14 +11,8 @@ import pytest
 import torch
 
 from alternators_cli import evaluation, metrics
-from alternators_cli.data import (
-    BUILTINS,
-    REQUIRED,
-    check_distribution_table,
-    draw_builtin,
-    parse_csv,
-    read_table,
-)
+from alternators_cli.data import check_distribution_table, parse_csv, read_table
+from alternators_cli.datasets import BUILTINS, REQUIRED, draw_builtin
 from alternators_cli.errors import BadInput
 from alternators_cli.evaluation import Reference
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from alternators_cli import engine
-from alternators_cli.data import draw_builtin
+from alternators_cli.datasets import draw_builtin
 from alternators_cli.engine import sample_chunks
 from alternators_cli.model import Alternator, parameter_counts
 from alternators_cli.normalize import Normalizer

@@ -30,7 +30,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from alternators_cli import checkpoint
-from alternators_cli.data import draw_builtin, read_table
+from alternators_cli.data import read_table
+from alternators_cli.datasets import draw_builtin
 from alternators_cli.files import LOCK_NAME
 
 TINY = ["--hidden", "16", "--steps", "4", "--latent-dim", "4", "--epoch-size", "400",

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from alternators_cli import checkpoint, engine, evaluation
 from alternators_cli.cli import app
-from alternators_cli.data import REQUIRED
+from alternators_cli.datasets import REQUIRED
 
 runner = CliRunner()
 

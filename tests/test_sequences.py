@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from alternators_cli import checkpoint, plots
 from alternators_cli import sequences as sq
-from alternators_cli.data import (
+from alternators_cli.data import read_sequences
+from alternators_cli.datasets import (
     BUILTINS,
     LORENZ_CENTER,
     LORENZ_CHANNELS,
@@ -30,7 +31,6 @@ from alternators_cli.data import (
     draw_builtin,
     lorenz_projection,
     lorenz_series,
-    read_sequences,
 )
 from alternators_cli.errors import BadInput
 from alternators_cli.kinds import build_model

@@ -13,7 +13,7 @@ from helpers import assert_ok, invoke, stderr_lines
 from typer.testing import CliRunner
 
 from alternators_cli import evaluation
-from alternators_cli.data import draw_builtin
+from alternators_cli.datasets import draw_builtin
 from alternators_cli.normalize import Normalizer, integer_columns
 from alternators_cli.settings import DistributionSettings
 from alternators_cli.trainer import Trainer

@@ -17,7 +17,8 @@ from helpers import assert_ok, assert_one_line_error, invoke, read_csv_body
 from typer.testing import CliRunner
 
 from alternators_cli.errors import BadInput
-from alternators_cli.timeindex import infer_frequency, parse_times, read_series
+from alternators_cli.series_files import read_series
+from alternators_cli.timeindex import infer_frequency, parse_times
 
 CHANNELS = ["sales", "visits"]
 POINTS = 100

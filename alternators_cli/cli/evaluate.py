@@ -162,7 +162,7 @@ def reference_of(options: EvaluateOptions, ckpt=None):
 def score(points, reference, baselines, options: EvaluateOptions, source: str,
           columns: list[str]) -> None:
     from alternators_cli import evaluation
-    from alternators_cli.data import draw_builtin
+    from alternators_cli.datasets import draw_builtin
     from alternators_cli.files import atomic_write_bytes
     from alternators_cli.plots import samples_vs_reference_png
 

@@ -29,7 +29,7 @@ def datasets(as_json: JsonOpt = False) -> None:
     """
     from alternators_cli.checkpoint import pretrained_names
     from alternators_cli.cli.report import print_datasets
-    from alternators_cli.data import BUILTINS
+    from alternators_cli.datasets import BUILTINS
 
     pretrained = set(pretrained_names())
     rows = [
@@ -55,7 +55,8 @@ def data(
     Example: alternators data pinwheel -n 5000 --seed 1 -o pinwheel.csv
     """
     from alternators_cli import output as enc
-    from alternators_cli.data import default_columns, draw_builtin
+    from alternators_cli.data import default_columns
+    from alternators_cli.datasets import draw_builtin
 
     npy = output_format(fmt, output) is Format.npy
     refuse_above_memory(32.0 * n * 3, f"data -n {n}", "draw fewer points (-n)")

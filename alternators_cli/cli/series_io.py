@@ -101,7 +101,7 @@ def read_input(spec: str, ckpt, time_column: str | None = None,
     """The series of --input, its channels matched to the model's: by name when both the
     file and the model have names (any order), else by position."""
     from alternators_cli.data import default_columns
-    from alternators_cli.timeindex import read_series
+    from alternators_cli.series_files import read_series
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None, time_column,
                          id_column)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alternators_cli.data import draw_builtin
+from alternators_cli.datasets import draw_builtin
 from alternators_cli.errors import BadInput
 from alternators_cli.kinds.base import (
     FIT_ROWS,
