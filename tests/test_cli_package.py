@@ -339,6 +339,20 @@ def test_the_package_has_no_import_cycles():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def test_the_benchmarks_have_no_import_cycles_and_one_seam_to_the_package():
+    graph = import_graph(PACKAGE.parent / "benchmarks")
+    assert "benchmarks.quality" in graph and "benchmarks.common" in graph["benchmarks.quality"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+    for path in (PACKAGE.parent / "benchmarks").glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                imported.add((node.module or "").split(".")[0])
+        assert path.name == "common.py" or "alternators_cli" not in imported, path.name
+
+
 def test_the_cycle_finder_finds_a_cycle(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
