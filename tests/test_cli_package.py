@@ -369,3 +369,11 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
 def test_no_module_of_the_package_is_over_400_lines():
     for path in PACKAGE.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 400, path.relative_to(PACKAGE)
+
+
+def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_docstring(runner):
+    result = runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"})
+    assert_ok(result)
+    assert "each with its floor (the same metric between two reference draws)" in result.stdout
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert any(line.endswith("model.pt \\") for line in lines)  # a shell example keeps it

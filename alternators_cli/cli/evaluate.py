@@ -83,8 +83,10 @@ def evaluate(
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
-    """Score samples against a reference: energy distance, MMD^2 and sliced W2, each with
-    its floor (the same metric between two reference draws) and the ratio.
+    """Score samples against a reference, or a sequence model on held-out series.
+
+    Distributions: energy distance, MMD^2 and sliced W2, each with its floor (the same
+    metric between two reference draws) and the ratio.
 
     A sequence model is scored on held-out series instead: imputation, forecasts and (for
     lorenz) latent recovery, each beside a simple baseline.

@@ -51,5 +51,24 @@ COMMANDS = (
     inspect.datasets, inspect.data, train.train, sample.sample, evaluate.evaluate,
     animate.animate, inspect.info, series.impute, series.forecast,
 )
+
+
+def reflowed(doc: str) -> str:
+    """A docstring as help text: the lines of each paragraph joined, so the terminal wraps
+    them at its width (Typer keeps every line break); a line after one ending in a
+    backslash, an indented line, a list item or an example keeps its break."""
+    import inspect as pyinspect
+
+    out: list[str] = []
+    for line in pyinspect.cleandoc(doc or "").splitlines():
+        joins = (out and out[-1] and line and not line[0].isspace()
+                 and not out[-1].endswith("\\") and not line.startswith(("- ", "Example")))
+        if joins:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 for command in COMMANDS:
-    app.command()(handle_errors(command))
+    app.command(help=reflowed(command.__doc__))(handle_errors(command))
