@@ -238,12 +238,20 @@ def noise_schedule(sigma_max: float, sigma_min: float, T: int, rho: float) -> Te
     return (high + ramp * (low - high)) ** rho  # (T,)
 
 
+def energy_terms(draws: Tensor, target: Tensor, axis: int) -> tuple[Tensor, Tensor]:
+    """The two terms of the energy score ES = mean_j |x_j - x| - 1/(2 m (m-1)) sum_{j != k}
+    |x_j - x_k| of m draws along `axis` of `draws` against `target` (broadcast over the
+    draws): (fit, spread), each with the draws' axis reduced."""
+    m = draws.shape[axis]
+    fit = _norm(draws - target).mean(dim=axis)
+    diffs = _norm(draws.unsqueeze(axis + 1) - draws.unsqueeze(axis))  # draws' axis twice
+    spread = diffs.sum(dim=(axis, axis + 1)) / (2 * m * (m - 1))
+    return fit, spread
+
+
 def energy_score(pred: Tensor, target: Tensor) -> Tensor:
     """Mean energy score of m draws pred: (T, m, B, D) against target: (B, D)."""
-    m = pred.shape[1]
-    fit = _norm(pred - target).mean(dim=1)  # (T, B)
-    diffs = _norm(pred[:, :, None] - pred[:, None, :])  # (T, m, m, B)
-    spread = diffs.sum(dim=(1, 2)) / (2 * m * (m - 1))  # (T, B)
+    fit, spread = energy_terms(pred, target, axis=1)  # (T, B) each
     return (fit - spread).mean()
 
 

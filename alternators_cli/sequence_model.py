@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from alternators_cli.model import _norm, hidden_blocks
+from alternators_cli.model import energy_terms, hidden_blocks
 from alternators_cli.settings import Activation, SequenceSettings
 
 
@@ -139,10 +139,7 @@ def masked_energy_score(draws: Tensor, target: Tensor, scored: Tensor) -> Tensor
     Per step, ES = mean_j |x_j - x| - 1/(2 m (m-1)) sum_{j != k} |x_j - x_k| on the scored
     channels only (a proper score for what was observed), averaged over scored steps.
     """
-    m = draws.shape[0]
-    w = scored.to(draws.dtype)
-    fit = _norm((draws - target) * w).mean(dim=0)  # (B, T)
-    diffs = _norm((draws[:, None] - draws[None]) * w)  # (m, m, B, T)
-    spread = diffs.sum(dim=(0, 1)) / (2 * m * (m - 1))  # (B, T)
+    w = scored.to(draws.dtype)  # 0 or 1: (a - b) w = a w - b w exactly
+    fit, spread = energy_terms(draws * w, target * w, axis=0)  # (B, T) each
     any_scored = scored.any(dim=-1).to(draws.dtype)  # (B, T)
     return ((fit - spread) * any_scored).sum() / any_scored.sum().clamp_min(1)
