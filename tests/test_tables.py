@@ -143,6 +143,23 @@ def test_small_tables_get_several_batches_per_epoch():
     assert Trainer(settings, big, torch.device("cpu")).batch_size() == 500
 
 
+def test_a_120_row_table_gets_800_steps_and_a_schedule_that_ends_with_them():
+    """The measured rule (docs/ablations.md, "Optimiser steps for small tables"): iris's
+    120 training rows get batches of 100, 2 steps per epoch, 800 at the default 400
+    epochs; the learning rate's cosine reaches zero at the last of them."""
+    data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(120))
+    trainer = Trainer(DistributionSettings(hidden=8, steps=2), data, torch.device("cpu"))
+    assert trainer.settings.epochs == 400
+    assert trainer.batch_size() == 100 and trainer.batches_per_epoch() == 2
+    assert [len(b) for b in trainer.batches(0)] == [100, 20]  # one pass over the rows
+    factor = trainer.scheduler.lr_lambdas[0]
+    assert factor(799) > 0 and factor(800) == 0.0
+    short = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), data,
+                    torch.device("cpu"))
+    short.run()
+    assert short.scheduler.last_epoch == 2  # optimiser steps taken in one epoch
+
+
 # ---- evaluation of tables ---------------------------------------------------------------
 
 
