@@ -41,8 +41,14 @@ class SequenceAlternator(nn.Module):
         # and a flag saying whether the window has it; the OPN predicts the change from it.
         self.season = config.season
         lag = data_dim + 1 if self.season else 0
-        self.opn = mlp(dz + lag, data_dim, config.hidden, config.layers, act)  # f_theta
-        self.stn = mlp(data_dim + dz + lag, dz, config.hidden, config.layers, act)  # g_phi
+        # With increments, both networks read changes d_t = x~_t - x~_{t-1} (and the change a
+        # season back) and a flag saying whether x~_{t-1} exists; the OPN predicts the
+        # change: no level enters either network.
+        self.increments = config.increments
+        flag = 1 if self.increments else 0
+        self.opn = mlp(dz + lag + flag, data_dim, config.hidden, config.layers, act)  # f_theta
+        self.stn = mlp(data_dim + dz + lag + flag, dz, config.hidden, config.layers,
+                       act)  # g_phi
         sigma_x = config.noise_min
         sigma_z = config.sigma_z_scale * sigma_x
         self.sigma_x, self.sigma_z = sigma_x, sigma_z
@@ -64,27 +70,37 @@ class SequenceAlternator(nn.Module):
         missing = torch.isnan(x)  # (B, T, D)
         observed = torch.nan_to_num(x)
         z = torch.randn(B, dz, generator=generator, device=device)  # z_0: (B, Dz)
-        xs, zs, reads = [], [], []
+        xs, zs, reads, changes = [], [], [], []
         s = self.season
         if s:
             none = torch.zeros(B, D + 1, device=device)
             one = torch.ones(B, 1, device=device)
+        if self.increments:
+            zero_d = torch.zeros(B, D, device=device)
+            flags = (torch.zeros(B, 1, device=device), torch.ones(B, 1, device=device))
         for t in range(T):
             eps_x = torch.randn(B, D, generator=generator, device=device)
+            seen = reads if not self.increments else changes
+            lag = (torch.cat([seen[t - s], one], dim=-1) if t >= s else none) if s else None
+            extra = [lag] if s else []
+            if self.increments:
+                extra.append(flags[t > 0])
+            mean = self.opn(torch.cat([z, *extra], dim=-1)) if extra else self.opn(z)
             if s:  # (S1) with a season: x_t = lag + f(z_{t-1}, lag, 1) once the lag exists
-                lag = torch.cat([reads[t - s], one], dim=-1) if t >= s else none
-                mean = self.opn(torch.cat([z, lag], dim=-1)) + lag[:, :D]
-            else:
-                mean = self.opn(z)
+                mean = mean + lag[:, :D]
+            if self.increments and t > 0:  # the OPN's output is the change from x~_{t-1}
+                mean = mean + reads[t - 1]
             x_t = self.x_keep * mean + self.sigma_x * eps_x  # (S1): (B, D)
             x_read = torch.where(missing[:, t], x_t, observed[:, t])  # (S2): (B, D)
+            d_t = x_read - reads[t - 1] if (self.increments and t > 0) else (
+                zero_d if self.increments else x_read)
             eps_z = torch.randn(B, dz, generator=generator, device=device)
-            stn_in = [x_read, z, lag] if s else [x_read, z]
-            g = self.stn(torch.cat(stn_in, dim=-1))  # (B, Dz)
+            g = self.stn(torch.cat([d_t, z, *extra], dim=-1))  # (B, Dz)
             z = self.z_in * g + self.z_keep * z + self.sigma_z * eps_z  # (S3): (B, Dz)
             xs.append(x_t)
             zs.append(z)
             reads.append(x_read)
+            changes.append(d_t)
         return torch.stack(xs, dim=1), torch.stack(zs, dim=1)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

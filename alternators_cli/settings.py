@@ -221,6 +221,11 @@ class SequenceSettings(CommonSettings):
         Transform.none,
         description="log models a positive series on a log scale (undone on output).",
     )
+    increments: bool = Field(
+        False,
+        description="The networks read changes from the step before instead of levels, and "
+        "the OPN predicts the next change: a trend carries on past the levels of training.",
+    )
     latent_dim: int = default("latent_dim", 16)
     hidden: int = default("hidden", 128)
     noise_max: float = default("noise_max", 0.05)

@@ -42,6 +42,7 @@ def train(
     window: Annotated[int | None, setting("window")] = None,
     season: Annotated[int | None, setting("season")] = None,
     transform: Annotated[Transform | None, setting("transform")] = None,
+    increments: Annotated[bool | None, setting("increments")] = None,
     steps: Annotated[int | None, setting("steps")] = None,
     latent_dim: Annotated[int | None, setting("latent_dim")] = None,
     hidden: Annotated[int | None, setting("hidden")] = None,
