@@ -140,3 +140,54 @@ def test_a_short_series_gets_short_epochs_unless_told(tmp_path):
                                   "--epoch-size", "64", *flags])
     assert_ok(result)
     assert checkpoint.load(str(tmp_path / "b" / "model.pt")).settings.epoch_size == 64
+
+
+def test_increments_keep_every_level_out_of_the_networks():
+    # Shifting a fully observed series by a constant shifts the draws by the same constant
+    # (after the first step) and leaves the latent path unchanged: no level enters either
+    # network. Without --increments the latent path moves with the level.
+    T = 12
+    x = torch.sin(torch.arange(T, dtype=torch.float32)).view(1, T, 1)
+    for season in (None, 3):
+        model = SequenceAlternator(1, SequenceSettings(increments=True, season=season,
+                                                       latent_dim=4, hidden=8))
+        draws, z = model.run(x, torch.Generator().manual_seed(0))
+        shifted, z_shifted = model.run(x + 5.0, torch.Generator().manual_seed(0))
+        assert torch.allclose(z, z_shifted, atol=1e-5)
+        assert torch.allclose(shifted[:, 1:] - draws[:, 1:], torch.full_like(draws[:, 1:],
+                              5.0 * model.x_keep), atol=1e-4)
+    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8))
+    _, z = plain.run(x, torch.Generator().manual_seed(0))
+    _, z_shifted = plain.run(x + 5.0, torch.Generator().manual_seed(0))
+    assert not torch.allclose(z, z_shifted, atol=1e-3)
+
+
+def test_increments_predict_the_change_from_the_step_before():
+    # With the OPN's output layer at zero the mean of x_t is x~_{t-1}: persistence.
+    T = 8
+    model = SequenceAlternator(1, SequenceSettings(increments=True, latent_dim=4, hidden=8))
+    torch.nn.init.zeros_(model.opn[-1].weight)
+    torch.nn.init.zeros_(model.opn[-1].bias)
+    x = torch.arange(1.0, T + 1).view(1, T, 1)
+    draws, _ = model.run(x, torch.Generator().manual_seed(0))
+    expected = model.x_keep * torch.arange(1.0, T)
+    assert torch.allclose(draws[0, 1:, 0], expected, atol=5 * model.sigma_x)
+
+
+def test_increments_default_on_for_a_users_series_and_off_for_lorenz(tmp_path):
+    csv = tmp_path / "s.csv"
+    write_series(csv, positive_series())
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", *TINY])
+    assert_ok(result)
+    ckpt = checkpoint.load(str(tmp_path / "run" / "model.pt"))
+    assert ckpt.settings.increments is True and ckpt.model.increments
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "levels",
+                                  "--no-increments", *TINY])
+    assert_ok(result)
+    assert checkpoint.load(str(tmp_path / "levels" / "model.pt")).settings.increments is False
+    assert checkpoint.load("pretrained:lorenz").model.increments is False
+    result = invoke(CliRunner(), ["train", "lorenz", "--out", tmp_path / "lz", "--epochs", "1",
+                                  "--epoch-size", "8", "--batch-size", "8", "--hidden", "8",
+                                  "--latent-dim", "4", "--device", "cpu"])
+    assert_ok(result)
+    assert checkpoint.load(str(tmp_path / "lz" / "model.pt")).settings.increments is False
