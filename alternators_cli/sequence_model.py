@@ -44,7 +44,7 @@ class SequenceAlternator(nn.Module):
         # With increments, both networks read changes d_t = x~_t - x~_{t-1} (and the change a
         # season back) and a flag saying whether x~_{t-1} exists; the OPN predicts the
         # change: no level enters either network.
-        self.increments = bool(config.increments)  # unset (a model built by hand): levels
+        self.increments = config.increments
         flag = 1 if self.increments else 0
         self.opn = mlp(dz + lag + flag, data_dim, config.hidden, config.layers, act)  # f_theta
         self.stn = mlp(data_dim + dz + lag + flag, dz, config.hidden, config.layers,

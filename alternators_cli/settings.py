@@ -221,11 +221,11 @@ class SequenceSettings(CommonSettings):
         Transform.none,
         description="log models a positive series on a log scale (undone on output).",
     )
-    increments: bool | None = Field(
-        None,
+    increments: bool = Field(
+        False,
         description="The networks read changes from the step before instead of levels, and "
         "the OPN predicts the next change, so a trend carries on past the levels of "
-        "training; unset: on for a user's series, off for the built-in lorenz.",
+        "training (better forecasts of most real series, worse gap fills).",
     )
     latent_dim: int = default("latent_dim", 16)
     hidden: int = default("hidden", 128)

@@ -93,8 +93,6 @@ def series_data(spec: str, settings) -> tuple[Any, Any]:
         if settings.window > LORENZ_TRAIN_LENGTH:
             raise BadInput(f"--window {settings.window} is longer than the built-in "
                            f"series ({LORENZ_TRAIN_LENGTH} steps)")
-        if settings.increments is None:  # lorenz's latent recovery needs its levels
-            settings.increments = False
         series = builtin_sequences(spec, settings.seed)
         dim = series.shape[2]
         return TrainingData(spec, dim, default_columns(dim), True, series), None
@@ -144,8 +142,6 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
         settings.epoch_size = SHORT_EPOCH
         notes.append(f"--epoch-size {SHORT_EPOCH} for a short series (give --epoch-size to "
                      "choose)")
-    if settings.increments is None:  # a user's series: a trend carries on
-        settings.increments = True
     season = settings.season
     if season is not None and season >= settings.window:
         raise BadInput(f"--season {season} needs a --window longer than the season (it is "

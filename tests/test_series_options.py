@@ -174,20 +174,18 @@ def test_increments_predict_the_change_from_the_step_before():
     assert torch.allclose(draws[0, 1:, 0], expected, atol=5 * model.sigma_x)
 
 
-def test_increments_default_on_for_a_users_series_and_off_for_lorenz(tmp_path):
+
+def test_increments_are_off_by_default_and_stored_when_given(tmp_path):
     csv = tmp_path / "s.csv"
     write_series(csv, positive_series())
-    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", *TINY])
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "levels", *TINY])
+    assert_ok(result)
+    ckpt = checkpoint.load(str(tmp_path / "levels" / "model.pt"))
+    assert ckpt.settings.increments is False and not ckpt.model.increments
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", "--increments",
+                                  *TINY])
     assert_ok(result)
     ckpt = checkpoint.load(str(tmp_path / "run" / "model.pt"))
     assert ckpt.settings.increments is True and ckpt.model.increments
-    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "levels",
-                                  "--no-increments", *TINY])
-    assert_ok(result)
-    assert checkpoint.load(str(tmp_path / "levels" / "model.pt")).settings.increments is False
+    assert ckpt.model.opn[0].in_features == 4 + 1  # the latent and the flag
     assert checkpoint.load("pretrained:lorenz").model.increments is False
-    result = invoke(CliRunner(), ["train", "lorenz", "--out", tmp_path / "lz", "--epochs", "1",
-                                  "--epoch-size", "8", "--batch-size", "8", "--hidden", "8",
-                                  "--latent-dim", "4", "--device", "cpu"])
-    assert_ok(result)
-    assert checkpoint.load(str(tmp_path / "lz" / "model.pt")).settings.increments is False

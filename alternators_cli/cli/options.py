@@ -63,7 +63,6 @@ def setting(name: str):
     """The typer.Option of setting `name` (None = not given: the environment, --config or
     the kind's default decide)."""
     flag = "--" + name.replace("_", "-")
-    switch = ALL_FIELDS[name].annotation in (bool, bool | None)
-    decls = (f"{flag}/--no-{flag[2:]}",) if switch else (flag,)
+    decls = (f"{flag}/--no-{flag[2:]}",) if ALL_FIELDS[name].annotation is bool else (flag,)
     return typer.Option(*decls, help=help_text(name), show_default=shown_default(name),
                         rich_help_panel=PANEL_OF[name])

@@ -41,8 +41,6 @@ class SequenceKind(ModelKind):
         if series.ndim != 3:
             raise BadInput(f"series must be (T, D) or (N, T, D), got {list(values.shape)}")
         columns = named_columns(columns, series.shape[-1])
-        if settings.increments is None:  # a user's series: a trend carries on
-            settings.increments = True
         train, heldout = split_series(series.astype(np.float32), settings.heldout,
                                       settings.window)
         data = TrainingData(name, series.shape[-1], columns, False, train, heldout)
