@@ -33,17 +33,20 @@ COVERAGE_BAND = 0.9  # central band whose coverage of the truth is reported (cal
 
 
 def run_draws(
-    model: SequenceAlternator, normalizer: Normalizer, values: np.ndarray, draws: int, seed: int
+    model: SequenceAlternator, normalizer: Normalizer, values: np.ndarray, draws: int,
+    seed: int, bridge: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`draws` passes of the model over values (N, T, D) in data units, NaN = missing.
 
     Returns x draws (draws, N, T, D) in data units, with observed cells as given, and the
-    latent paths (draws, N, T, Dz). Draws run in chunks, each with its own seed.
+    latent paths (draws, N, T, Dz). Draws run in chunks, each with its own seed. With
+    `bridge`, each draw's fill of a gap is bent to meet the observation after it
+    (`bridge_gaps`).
     """
     N, T, D = values.shape
     if T > SPLIT_ABOVE:
         pieces = split_pieces(values)  # (N * P, BURN_IN + PIECE, D)
-        x, z = run_draws(model, normalizer, pieces, draws, seed)
+        x, z = run_draws(model, normalizer, pieces, draws, seed, bridge)
         return join_pieces(x, N, T), join_pieces(z, N, T)
     device = next(model.parameters()).device
     model.eval()
@@ -55,10 +58,41 @@ def run_draws(
         generator = torch.Generator(device=device).manual_seed(derived_seed(seed, index))
         with torch.inference_mode(), one_thread(device):
             x_gen, z = model.run(x.repeat(k, 1, 1), generator)  # (k*N, T, D), (k*N, T, Dz)
-            x_gen = torch.where(torch.isnan(x), x_gen.view(k, N, T, D), x)  # keep observed
+            x_gen = x_gen.view(k, N, T, D)
+            if bridge:
+                x_gen = bridge_gaps(x_gen, x)
+            x_gen = torch.where(torch.isnan(x), x_gen, x)  # keep observed
             xs.append(normalizer.decode_(x_gen).cpu().numpy())
             zs.append(z.view(k, N, T, -1).cpu().numpy())
     return np.concatenate(xs), np.concatenate(zs)
+
+
+def bridge_gaps(draws: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Draws (k, N, T, D) whose fill of every interior gap is bent to meet the observation
+    after it.
+
+    The model runs forward, so at the first observed step b after a gap [a, b) its draws
+    x_b miss the observation by e = x^data_b - median_j x_b^(j); every draw's filled step
+    a <= t < b is moved by e (t - a + 1) / (b - a + 1), a linear bridge from the
+    observation before the gap (moved by 0) to the one after it (by e). One bend per gap
+    moves the draws together, so their spread (the band) is the model's. Gaps without an
+    observation on both sides (a series' start, a forecast) are left as drawn.
+    x: (N, T, D), NaN = missing.
+    """
+    missing = torch.isnan(x)  # (N, T, D)
+    T = x.shape[1]
+    steps = torch.arange(T, device=x.device).view(1, T, 1).expand_as(x)
+    big = torch.full_like(steps, T)
+    # Index of the last observed step at or before t, and of the first at or after t.
+    seen_before = torch.where(missing, torch.full_like(steps, -1), steps).cummax(dim=1).values
+    after = torch.where(missing, big, steps).flip(1).cummin(dim=1).values.flip(1)
+    interior = missing & (seen_before >= 0) & (after < T)  # (N, T, D)
+    end = after.clamp(max=T - 1)
+    at_end = torch.gather(draws, 2, end.expand(draws.shape[0], *end.shape))  # (k, N, T, D)
+    at_end = at_end.median(dim=0, keepdim=True).values  # (1, N, T, D): one bend per gap
+    error = torch.gather(torch.nan_to_num(x), 1, end) - at_end  # (1, N, T, D)
+    weight = (steps - seen_before).to(draws.dtype) / (after - seen_before).to(draws.dtype)
+    return draws + torch.where(interior, weight * error, torch.zeros_like(error))
 
 
 def split_pieces(values: np.ndarray) -> np.ndarray:
@@ -108,10 +142,11 @@ def impute(
     model: SequenceAlternator, normalizer: Normalizer, values: np.ndarray, n: int,
     seed: int, band: float | None = None, quantiles: list[float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fill every missing cell of values (N, T, D) with the median of n completions;
-    observed cells are returned unchanged. With `band`, also the central band's bounds;
+    """Fill every missing cell of values (N, T, D) with the median of n completions, each
+    gap's bent to meet the observation after it (`bridge_gaps`); observed cells are
+    returned unchanged. With `band`, also the central band's bounds;
     with `quantiles`, those quantiles of the completions, stacked (Q, N, T, D)."""
-    draws, _ = run_draws(model, normalizer, values, n, seed)  # (n, N, T, D)
+    draws, _ = run_draws(model, normalizer, values, n, seed, bridge=True)  # (n, N, T, D)
     out = {"median": np.median(draws, axis=0)}
     if band is not None:
         lo, hi = band_quantiles(band)

@@ -189,3 +189,34 @@ def test_increments_are_off_by_default_and_stored_when_given(tmp_path):
     assert ckpt.settings.increments is True and ckpt.model.increments
     assert ckpt.model.opn[0].in_features == 4 + 1  # the latent and the flag
     assert checkpoint.load("pretrained:lorenz").model.increments is False
+
+
+def test_bridge_bends_an_interior_gap_to_the_next_observation_and_leaves_ends_alone():
+    from alternators_cli.sequences import bridge_gaps
+
+    nan = float("nan")
+    x = torch.tensor([nan, 1.0, nan, nan, nan, 5.0, nan]).view(1, 7, 1)
+    draws = torch.stack([torch.full((1, 7, 1), v) for v in (1.0, 2.0, 3.0)])  # (3, 1, 7, 1)
+    bent = bridge_gaps(draws, x)
+    # median of the draws at the gap's end (step 5) is 2: e = 5 - 2 = 3, over 4 intervals
+    ramp = torch.tensor([0.75, 1.5, 2.25])
+    assert torch.allclose(bent[0, 0, 2:5, 0], 1.0 + ramp)
+    assert torch.allclose(bent[2, 0, 2:5, 0], 3.0 + ramp)  # every draw: the same bend
+    for t in (0, 6):  # the series' start and a forecast step: as drawn
+        assert torch.equal(bent[:, 0, t], draws[:, 0, t])
+
+
+def test_impute_joins_both_ends_of_a_gap_better_than_running_forward():
+    from alternators_cli import sequences
+
+    ckpt = checkpoint.load("pretrained:lorenz")
+    values, _ = sequences.lorenz_heldout(8, 60, seed=3)
+    given = values.copy()
+    given[:, 20:40] = np.nan
+    filled = sequences.impute(ckpt.model, ckpt.normalizer, given, 20, seed=0)["median"]
+    forward, _ = sequences.run_draws(ckpt.model, ckpt.normalizer, given, 20, seed=0)
+    forward = np.median(forward, axis=0)
+    last_gap = np.abs(filled[:, 39] - values[:, 40]).mean()
+    last_forward = np.abs(forward[:, 39] - values[:, 40]).mean()
+    assert last_gap < last_forward  # the fill's end lies nearer the observation after it
+    np.testing.assert_array_equal(filled[:, :20], values[:, :20])  # observed: unchanged
