@@ -278,6 +278,14 @@ def sample_best_peer(kind: str, sampler: str, net, n: int, steps: int, seed: int
     return x
 
 
+def choose(candidates: list[dict], budget_flops: int) -> dict:
+    """The candidate (one trained peer and sampler) with the lowest validation ratio among
+    those within `budget_flops` per point, or among all when none fits (a wider network's
+    one evaluation may cost more than a small T's whole sample)."""
+    within = [c for c in candidates if c["flops"] <= budget_flops]
+    return min(within or candidates, key=lambda c: c["valid"])
+
+
 # ---- scoring ---------------------------------------------------------------------------
 
 
@@ -357,7 +365,7 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
                                                        ("width", "lr", "train_cpu_s",
                                                         "opt_steps")}, "weights": key})
         for T in args.steps:
-            best = min(candidates[T], key=lambda c: c["valid"])
+            best = choose(candidates[T], budgets[T])
 
             def compute(best=best, kind=kind):
                 nonlocal normalizer
@@ -399,7 +407,8 @@ def describe(row: dict) -> str:
 
 
 def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
-             args_budget: float, draws: int, host: str | None = None) -> str:
+             args_budget: float, draws: int, host: str | None = None,
+             search: str = "lr and width searched (SiLU MLP)") -> str:
     budget_text = (f"{budget_s:.0f} CPU seconds per model (the alternator's default training "
                    f"time, measured)" if args_budget == 0 else
                    f"{budget_s:g} CPU seconds per model (a reduced budget; "
@@ -409,14 +418,15 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
     lines += [
         f"Training budget: {budget_text}, one torch thread each. Sampling budget: the "
         "alternator's FLOPs per point at T (matmuls); each peer takes the most network "
-        "evaluations (NFE) within it, at least one, so a peer above the alternator's FLOPs "
-        "is marked `*`. Peers at their best: EMA 0.999, warm-up + cosine lr, fresh data "
-        "every step, lr and width searched (SiLU MLP), flow matching sampled with Euler, "
-        "midpoint and Heun, diffusion (DDPM, epsilon) with DDIM and DPM-Solver++ 2M; the "
-        f"best (lr, width, sampler) per budget is chosen on a validation draw (n = {N_VALID}) "
-        f"and scored on {draws} other draw(s) (n = {N_EVAL}, mean). The alternator: default "
-        "settings but T, epochs fitted to the budget. Energy ratio: distance / noise floor "
-        "(1 = the floor; lower is better). FLOPs per point in thousands (k).",
+        "evaluations (NFE) within it (at least one; one above it is marked `*`). Peers at "
+        f"their best: EMA {PEER_EMA}, warm-up + cosine lr, fresh data every step, {search}, "
+        "flow matching sampled with Euler, midpoint and Heun, diffusion (DDPM, epsilon, x0 "
+        f"clipped to ±{X0_CLIP:g}) with DDIM and DPM-Solver++ 2M; per budget the best "
+        f"(lr, width, sampler) within it is chosen on a validation draw (n = {N_VALID}) "
+        f"and scored on {draws} other draw(s) (n = {N_EVAL}, mean), as the alternator is. "
+        "The alternator: default settings but T, epochs fitted to the budget. Energy "
+        "ratio: distance / noise floor (1 = the floor; lower is better). FLOPs per point "
+        "in thousands (k).",
         "",
         "| data | T | alternator FLOPs/pt | alternator (train CPU s) | best flow matching | "
         "best diffusion | lowest |",
@@ -496,7 +506,9 @@ def main(argv: list[str] | None = None) -> None:
             "budget", lambda: {"s": default_budget(common.required_sets(), args.seed)})["s"]
     results = {name: run_set(name, args, cache, budget_s) for name in args.sets}
     table = markdown(results, args.sets, args.steps, budget_s, args.budget_s,
-                     args.eval_draws, host.line(1))
+                     args.eval_draws, host.line(1),
+                     f"lr in {{{', '.join(f'{lr:g}' for lr in args.lrs)}}}, width in "
+                     f"{{{', '.join(map(str, args.widths))}}} x {args.layers} (SiLU)")
     print(table)
     common.write_section(args.out / "benchmarks.md", "frontier", table)
     common.write_json(args.out / "benchmarks-frontier.json",

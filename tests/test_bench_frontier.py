@@ -57,6 +57,15 @@ def test_the_peers_evaluations_fit_the_alternators_flops_and_take_at_least_one()
     assert frontier.sampler_steps("dpm++", 1) == 1
 
 
+def test_a_peer_is_chosen_on_validation_within_the_budget():
+    cheap = {"flops": 900, "valid": 3.0}
+    dear = {"flops": 1100, "valid": 1.0}
+    better = {"flops": 1000, "valid": 2.0}
+    assert frontier.choose([cheap, dear], 1000) is cheap
+    assert frontier.choose([cheap, dear, better], 1000) is better
+    assert frontier.choose([dear, {"flops": 1200, "valid": 0.5}], 1000)["valid"] == 0.5
+
+
 def _peer(energy: float, flops: int, sampler: str = "euler") -> dict:
     return {"energy": energy, "flops": flops, "sampler": sampler, "nfe": 3, "width": 64,
             "lr": 3e-3, "train_cpu_s": 20.0}
