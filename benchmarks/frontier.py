@@ -403,7 +403,7 @@ def winner(results: dict, name: str, T: int) -> str:
 
 def describe(row: dict) -> str:
     return (f"{row['energy']:.2f} ({row['sampler']}, {row['nfe']} NFE, {row['flops'] / 1e3:.0f}k, "
-            f"w{row['width']}, lr {row['lr']:g})")
+            f"w{row['width']}, lr {row['lr']:g}, {row['train_cpu_s']:.0f} s)")
 
 
 def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
@@ -428,8 +428,9 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
         "ratio: distance / noise floor (1 = the floor; lower is better). FLOPs per point "
         "in thousands (k).",
         "",
-        "| data | T | alternator FLOPs/pt | alternator (train CPU s) | best flow matching | "
-        "best diffusion | lowest |",
+        "| data | T | alternator FLOPs/pt | alternator (train CPU s) | best flow matching "
+        "(sampler, NFE, FLOPs/pt, width, lr, train CPU s) | best diffusion (same) | "
+        "lowest |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in sets:
