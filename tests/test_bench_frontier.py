@@ -90,7 +90,8 @@ def test_the_table_states_both_budgets_the_winners_and_the_target(tmp_path):
     table = frontier.markdown(results, sets, [1, 2, 4], 20.0, 20.0, 2, "Host: x")
     assert table.startswith("Host: x\n")
     assert "20 CPU seconds per model (a reduced budget" in table
-    assert "| 2spirals | 4 | 4k | 1.25 (20) | 0.50 (euler, 3 NFE, 4k, w64, lr 0.003, 20 s) |" in table
+    assert ("| 2spirals | 4 | 4k | 1.25 (20) | 0.50 (euler, 3 NFE, 4k, w64, lr 0.003, 20 s) |"
+            in table)
     assert "5.00 (ddim, 3 NFE, 4k, w64, lr 0.003, 20 s)* | flow matching |" in table  # 4.4k > 4k
     assert "| pinwheel | 2 | 2k | 1.50 (20) |" in table and table.count("| alternator |") == 7
     assert "- T = 4 (4k FLOPs/pt): 3/4 (pinwheel, checkerboard, 8gaussians)" in table
