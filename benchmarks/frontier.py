@@ -464,6 +464,7 @@ def plot(results: dict, sets: list[str], steps: list[int], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, len(sets), figsize=(3.0 * len(sets), 2.9), dpi=72,
                              squeeze=False)
@@ -476,6 +477,7 @@ def plot(results: dict, sets: list[str], steps: list[int], path: Path) -> None:
                     color=color, label=KIND_NAMES[kind], ms=4, lw=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("sampling FLOPs / point", fontsize=8)
         ax.tick_params(labelsize=7)
