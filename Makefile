@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 RUN := runs/pinwheel
 
-.PHONY: install demo test lint bench-install bench-quality bench-tables bench-sequence bench-series bench-speed bench-scale pretrained clean
+.PHONY: install demo test lint bench-install bench-quality bench-frontier bench-tables bench-sequence bench-series bench-speed bench-scale pretrained clean
 
 install: $(STAMP)
 
@@ -36,6 +36,9 @@ bench-install: install
 
 bench-quality: bench-install
 	$(BIN)/python -m benchmarks.quality $(ARGS)
+
+bench-frontier: bench-install
+	$(BIN)/python -m benchmarks.frontier $(ARGS)
 
 bench-tables: bench-install
 	$(BIN)/python -m benchmarks.tables $(ARGS)
