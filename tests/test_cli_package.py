@@ -377,3 +377,35 @@ def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_docstring(runner)
     assert "each with its floor (the same metric between two reference draws)" in result.stdout
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert any(line.endswith("model.pt \\") for line in lines)  # a shell example keeps it
+
+
+def _wait_policy(env_policy: str | None) -> list[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if env_policy is not None:
+        env["OMP_WAIT_POLICY"] = env_policy
+    code = ("import os, sys\n"
+            "from alternators_cli.cli import prefer_passive_waits\n"
+            "prefer_passive_waits()\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=env).stdout.split()
+
+
+def test_the_command_line_asks_openmp_to_wait_passively_unless_told_otherwise():
+    # Set before torch loads (OpenMP reads it then); a policy the caller set is kept.
+    assert _wait_policy(None) == ["PASSIVE", "False"]
+    assert _wait_policy("ACTIVE") == ["ACTIVE", "False"]
+
+
+def test_loading_a_checkpoint_does_not_import_torch_dynamo():
+    # The shape check builds the model on the meta device; ops there that fall back to
+    # torch's reference implementations import torch._dynamo, a second or more per start.
+    code = ("import sys\n"
+            "from alternators_cli import checkpoint\n"
+            "checkpoint.load('pretrained:pinwheel')\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False"]
