@@ -26,6 +26,17 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'alternators_cli.cli' has no attribute {name!r}")
 
 
+def prefer_passive_waits() -> None:
+    """OMP_WAIT_POLICY=PASSIVE unless the caller set a policy: torch's OpenMP threads then
+    sleep at a barrier instead of spinning. Beside another busy process, a thread that
+    spins holds a core that the thread it waits for needs, and every op costs a time
+    slice: `train pinwheel` at 2 threads ran 5-15x slower than at 1 beside other work;
+    passive, about as fast as 1 thread (docs/benchmarks.md, Speed). Read when torch loads
+    its OpenMP runtime: so set before torch is imported, and only then."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main() -> None:
     guard_standard_streams()
     if sys.argv[1:] == ["--version"]:  # answered before typer, pydantic and the commands load
@@ -36,6 +47,7 @@ def main() -> None:
             print(f"error: {exc.strerror}", file=sys.stderr)
             sys.exit(1)
         sys.exit(0)
+    prefer_passive_waits()
     from alternators_cli.cli.root import app
     from alternators_cli.errors import BadInput
     from alternators_cli.settings import read_distributed_env
