@@ -271,7 +271,7 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
             return run
 
         for label, epochs, env in (("default", 3 if quick else 20, {}),
-                                   ("OMP_WAIT_POLICY=ACTIVE", 3 if quick else 5,
+                                   ("OMP_WAIT_POLICY=ACTIVE", 2 if quick else 3,
                                     {"OMP_WAIT_POLICY": "ACTIVE"})):
             seconds: list[float] = []
             runs = {"alone": train(epochs, False, **env), "busy": train(epochs, True, **env)}
