@@ -409,3 +409,17 @@ def test_loading_a_checkpoint_does_not_import_torch_dynamo():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False"]
+
+
+def test_the_collector_is_off_while_torch_loads_and_on_after():
+    code = ("import gc, sys\n"
+            "from alternators_cli.cli.startup import collect_after_torch\n"
+            "collect_after_torch()\n"
+            "import numpy\n"
+            "off = not gc.isenabled()\n"
+            "import torch\n"
+            "hooks = [f for f in sys.meta_path if type(f).__name__ == '_CollectAfter']\n"
+            "print(off, gc.isenabled(), hooks == [], gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True", "True", "True"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from alternators_cli.cli.startup import collect_after_torch
 from alternators_cli.cli.streams import StdoutClosed, guard_standard_streams, version_line
 
 __all__ = ["app", "main"]
@@ -48,6 +49,7 @@ def main() -> None:
             sys.exit(1)
         sys.exit(0)
     prefer_passive_waits()
+    collect_after_torch()
     from alternators_cli.cli.root import app
     from alternators_cli.errors import BadInput
     from alternators_cli.settings import read_distributed_env
