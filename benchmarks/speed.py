@@ -251,7 +251,8 @@ def process_rows(quick: bool, authors_best: float | None) -> list[str]:
 def busy_rows(quick: bool, default_threads: int) -> list[str]:
     """`alternators train pinwheel --epochs E` (default threads) alone and with one busy
     single-threaded process (a Python loop, not niced) running, in turns; the same with
-    OMP_WAIT_POLICY=ACTIVE (OpenMP's threads spin at every wait, torch's own default)."""
+    OMP_WAIT_POLICY=ACTIVE, OpenMP's threads spinning at every wait (with no policy set,
+    as before the command line set PASSIVE, GNU OpenMP spins a while first: alike here)."""
     settings = common.settings()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
