@@ -155,6 +155,10 @@ class AuthorsSampler:
         self.model.apply(module.init_weights)
         self.model.eval()
         self.params = sum(p.numel() for p in self.model.parameters())
+        # FLOPs of one point: its linear layers at each of steps 1..T-1 (their loop).
+        self.flops = 2 * (self.model.number_step - 1) * sum(
+            int(m.in_features) * int(m.out_features) for m in self.model.modules()
+            if isinstance(m, torch.nn.Linear))
 
     def sample(self, n: int, batch: int = AUTHORS_BATCH) -> torch.Tensor:
         with torch.no_grad():
@@ -194,9 +198,11 @@ def authors_rows(clone: Path | None, quick: bool) -> tuple[list[str], float | No
             rate = n / s
             best = max(best, rate)
             rows.append(f"| authors' sampler (vertaix/Alternators toy `Alt_static`, "
-                        f"{theirs.params:,} params, T 15), in process | n = {n:,}, {how} | "
-                        f"{rate:,.0f} points/s; ours (pretrained:pinwheel, in process, "
-                        f"paired) {ours:,.0f} points/s = {ours / rate:.1f}x |")
+                        f"{theirs.params:,} params, T 15, {theirs.flops / 1e3:.0f} "
+                        f"kFLOP/point), in process | n = {n:,}, {how} | {rate:,.0f} "
+                        f"points/s ({rate * theirs.flops / 1e9:.1f} GFLOP/s); ours "
+                        f"(pretrained:pinwheel, in process, paired) {ours:,.0f} points/s = "
+                        f"{ours / rate:.1f}x |")
     return rows, best
 
 

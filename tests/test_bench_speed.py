@@ -71,7 +71,7 @@ def test_the_authors_sampler_is_imported_from_the_clone_with_stand_ins(tmp_path,
     points = theirs.sample(2500)
     assert theirs.model.calls == (False, True, 500)  # their sampling call, batches of 1000
     assert points.shape == (500, 2) and not points.requires_grad
-    assert theirs.params == 20 * 2 + 2
+    assert theirs.params == 20 * 2 + 2 and theirs.flops == 2 * 14 * 20 * 2
 
 
 def test_without_a_clone_the_authors_row_says_how_to_measure_it():
