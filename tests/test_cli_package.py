@@ -379,12 +379,14 @@ def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_docstring(runner)
     assert any(line.endswith("model.pt \\") for line in lines)  # a shell example keeps it
 
 
-def _wait_policy(env_policy: str | None) -> list[str]:
+def _wait_policy(env_policy: str | None, **extra: str) -> list[str]:
     import os
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     if env_policy is not None:
         env["OMP_WAIT_POLICY"] = env_policy
+    env.update(extra)
     code = ("import os, sys\n"
             "from alternators_cli.cli import prefer_passive_waits\n"
             "prefer_passive_waits()\n"
@@ -397,6 +399,7 @@ def test_the_command_line_asks_openmp_to_wait_passively_unless_told_otherwise():
     # Set before torch loads (OpenMP reads it then); a policy the caller set is kept.
     assert _wait_policy(None) == ["PASSIVE", "False"]
     assert _wait_policy("ACTIVE") == ["ACTIVE", "False"]
+    assert _wait_policy(None, GOMP_SPINCOUNT="10000") == ["None", "False"]
 
 
 def test_loading_a_checkpoint_does_not_import_torch_dynamo():

@@ -28,13 +28,14 @@ def __getattr__(name: str):
 
 
 def prefer_passive_waits() -> None:
-    """OMP_WAIT_POLICY=PASSIVE unless the caller set a policy: torch's OpenMP threads then
-    sleep at a barrier instead of spinning. Beside another busy process, a thread that
-    spins holds a core that the thread it waits for needs, and every op costs a time
-    slice: `train pinwheel` at 2 threads ran 5-15x slower than at 1 beside other work;
-    passive, about as fast as 1 thread (docs/benchmarks.md, Speed). Read when torch loads
-    its OpenMP runtime: so set before torch is imported, and only then."""
-    if "torch" not in sys.modules:
+    """OMP_WAIT_POLICY=PASSIVE unless the caller set a policy (or GOMP_SPINCOUNT): torch's
+    OpenMP threads then sleep at a barrier instead of spinning first. Beside another busy
+    process, a thread that spins holds a core that the thread it waits for needs, and
+    every op can cost a time slice: `train pinwheel` at 2 threads ran 10-20x slower beside
+    one busy process with GNU OpenMP's default; passive, about 1.2x (docs/benchmarks.md,
+    Speed), at some cost alone. Read when torch loads its OpenMP runtime: so set before
+    torch is imported, and only then."""
+    if "torch" not in sys.modules and "GOMP_SPINCOUNT" not in os.environ:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
