@@ -127,9 +127,14 @@ def sample_chunks(
             return normalizer.decode_(x)
 
     workers = workers or torch.get_num_threads()
-    if device.type != "cpu" or workers <= 1 or count == 1:
+    if device.type != "cpu" or workers <= 1:
         for index in range(count):
             yield one(index)
+        return
+    if count == 1:  # one chunk: its matmuls are too small to split across threads
+        with one_thread(device):
+            x = one(0)
+        yield x
         return
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(1)

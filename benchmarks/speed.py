@@ -187,10 +187,25 @@ def authors_rows(clone: Path | None, quick: bool) -> tuple[list[str], float | No
     theirs = AuthorsSampler(load_authors(clone))
     model, normalizer = common.load_model("pretrained:pinwheel")
     rows, best = [], 0.0
-    for n, repeats in ((1_000, 21), (100_000, 1 if quick else 5)):
-        runs = {f"batches of {AUTHORS_BATCH:,}": lambda n=n: theirs.sample(n)}
-        if n > AUTHORS_BATCH:
-            runs[f"one batch of {n:,}"] = lambda n=n: theirs.sample(n, n)
+
+    def at(threads: int, fn):  # theirs at 1 and at 2 torch threads: the better is theirs
+        def run():
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                fn()
+            finally:
+                torch.set_num_threads(before)
+        return run
+
+    for n, repeats in ((1_000, 21), (100_000, 1 if quick else 3)):
+        runs = {}
+        for threads in (1, 2):
+            runs[f"batches of {AUTHORS_BATCH:,}, {threads} thread(s)"] = at(
+                threads, lambda n=n: theirs.sample(n))
+            if n > AUTHORS_BATCH:
+                runs[f"one batch of {n:,}, {threads} thread(s)"] = at(
+                    threads, lambda n=n: theirs.sample(n, n))
         runs["ours"] = ours_in_process(model, normalizer, n)
         seconds = common.paired_medians(runs, repeats)
         ours = n / seconds.pop("ours")
