@@ -35,10 +35,11 @@ import time
 import types
 from pathlib import Path
 
-# As the command line runs torch (alternators_cli.cli.prefer_passive_waits), so that this
+# As the command line runs torch (alternators_cli.cli.limit_openmp_spinning), so that this
 # process's rates and a whole `alternators` process's are of the same threads: read when
 # torch loads its OpenMP runtime, hence before the import.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "300")
 
 import torch  # noqa: E402
 
@@ -272,20 +273,24 @@ def process_rows(quick: bool, authors_best: float | None) -> list[str]:
 def busy_rows(quick: bool, default_threads: int) -> list[str]:
     """`alternators train pinwheel --epochs E` (default threads) alone and with one busy
     single-threaded process (a Python loop, not niced) running, in turns; the same with
-    GNU OpenMP's default wait (spin a while, then sleep), as before the command line set
-    OMP_WAIT_POLICY=PASSIVE: an empty OMP_WAIT_POLICY, which the command line keeps and
-    OpenMP reads as unset (after a warning on stderr)."""
+    GNU OpenMP's default wait (300,000 spins, then sleep), as before the command line set
+    GOMP_SPINCOUNT: an empty OMP_WAIT_POLICY, which makes the command line leave OpenMP
+    alone and which OpenMP reads as unset (after a warning on stderr); and with
+    OMP_WAIT_POLICY=PASSIVE (no spinning)."""
     settings = common.settings()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        def train(epochs: int, busy: bool, **env: str):
+        def train(epochs: int, busy: bool, given: dict):
+            # The command line's own OpenMP settings unless given: none inherited from here.
+            env = {k: v for k, v in common.cli_env(**given).items()
+                   if k in given or k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
             def run():
                 competitor = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
                               if busy else None)
                 try:
                     common.run_cli("train", "pinwheel", "--epochs", str(epochs), "--out", tmp,
-                                   "--overwrite", "--device", "cpu", "-q",
-                                   env=common.cli_env(**env))
+                                   "--overwrite", "--device", "cpu", "-q", env=env)
                 finally:
                     if competitor is not None:
                         competitor.kill()
@@ -294,10 +299,12 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
             return run
 
         for label, epochs, env in (("default", 3 if quick else 20, {}),
-                                   ("OpenMP's default wait (spin, then sleep)",
-                                    2 if quick else 3, {"OMP_WAIT_POLICY": ""})):
+                                   ("GNU OpenMP's default wait (as before)",
+                                    2 if quick else 3, {"OMP_WAIT_POLICY": ""}),
+                                   ("OMP_WAIT_POLICY=PASSIVE", 3 if quick else 10,
+                                    {"OMP_WAIT_POLICY": "PASSIVE"})):
             seconds: list[float] = []
-            runs = {"alone": train(epochs, False, **env), "busy": train(epochs, True, **env)}
+            runs = {"alone": train(epochs, False, env), "busy": train(epochs, True, env)}
             walls = common.paired_medians(runs, 1 if quick else 3, warm_up=False)
             alone_s = statistics.median(seconds[0::2])
             busy_s = statistics.median(seconds[1::2])
@@ -418,8 +425,9 @@ def main() -> None:
     header = [
         host.line(2, peak[2]),
         "",
-        f"{torch.get_num_threads()} threads unless stated, OpenMP wait policy "
-        f"{os.environ['OMP_WAIT_POLICY']} (as the command line sets it) unless stated; "
+        f"{torch.get_num_threads()} threads unless stated, GOMP_SPINCOUNT="
+        f"{os.environ.get('GOMP_SPINCOUNT')}, OMP_WAIT_POLICY="
+        f"{os.environ.get('OMP_WAIT_POLICY')} (the command line's) unless stated; "
         "medians of repeated runs, rows compared with each other measured in turns.",
         "",
         "| what | setting | result |",

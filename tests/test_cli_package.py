@@ -379,27 +379,26 @@ def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_docstring(runner)
     assert any(line.endswith("model.pt \\") for line in lines)  # a shell example keeps it
 
 
-def _wait_policy(env_policy: str | None, **extra: str) -> list[str]:
+def _openmp_env(**given: str) -> list[str]:
     import os
 
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    if env_policy is not None:
-        env["OMP_WAIT_POLICY"] = env_policy
-    env.update(extra)
+    env.update(given)
     code = ("import os, sys\n"
-            "from alternators_cli.cli import prefer_passive_waits\n"
-            "prefer_passive_waits()\n"
-            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+            "from alternators_cli.cli import limit_openmp_spinning\n"
+            "limit_openmp_spinning()\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
+            "'torch' in sys.modules)")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env=env).stdout.split()
 
 
-def test_the_command_line_asks_openmp_to_wait_passively_unless_told_otherwise():
-    # Set before torch loads (OpenMP reads it then); a policy the caller set is kept.
-    assert _wait_policy(None) == ["PASSIVE", "False"]
-    assert _wait_policy("ACTIVE") == ["ACTIVE", "False"]
-    assert _wait_policy(None, GOMP_SPINCOUNT="10000") == ["None", "False"]
+def test_the_command_line_limits_openmp_spinning_unless_told_otherwise():
+    # Set before torch loads (OpenMP reads it then); what the caller set is kept.
+    assert _openmp_env() == ["None", "300", "False"]
+    assert _openmp_env(OMP_WAIT_POLICY="ACTIVE") == ["ACTIVE", "None", "False"]
+    assert _openmp_env(GOMP_SPINCOUNT="10000") == ["None", "10000", "False"]
 
 
 def test_loading_a_checkpoint_does_not_import_torch_dynamo():
