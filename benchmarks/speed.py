@@ -300,7 +300,7 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
 
         for label, epochs, env in (("default", 3 if quick else 20, {}),
                                    ("GNU OpenMP's default wait (as before)",
-                                    2 if quick else 3, {"OMP_WAIT_POLICY": ""}),
+                                    2 if quick else 5, {"OMP_WAIT_POLICY": ""}),
                                    ("OMP_WAIT_POLICY=PASSIVE", 3 if quick else 10,
                                     {"OMP_WAIT_POLICY": "PASSIVE"})):
             seconds: list[float] = []
