@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from alternators_cli.allocator import reuse_freed_memory
 from alternators_cli.errors import BadInput
 from alternators_cli.normalize import Normalizer
 from alternators_cli.settings import read_distributed_env
@@ -109,10 +110,13 @@ def sample_chunks(
     On the CPU, `workers` threads (default: torch's thread count) each sample whole chunks
     with one intra-op thread: the networks are small, and splitting every small matmul
     across threads costs a barrier per op, which on a busy machine is many times slower.
-    Chunks are yielded in order; at most 2 x workers are in flight.
+    Chunks are yielded in order; at most 2 x workers are in flight. On the CPU the process
+    keeps freed memory for reuse (allocator.py), as training does.
     """
     device = next(model.parameters()).device
     model.eval()
+    if device.type == "cpu":
+        reuse_freed_memory()  # no page faults for each chunk's fresh activations
     count = -(-n // chunk)  # chunks; their offsets are index * chunk (no list of them)
 
     def one(index: int) -> torch.Tensor:
@@ -123,9 +127,14 @@ def sample_chunks(
             return normalizer.decode_(x)
 
     workers = workers or torch.get_num_threads()
-    if device.type != "cpu" or workers <= 1 or count == 1:
+    if device.type != "cpu" or workers <= 1:
         for index in range(count):
             yield one(index)
+        return
+    if count == 1:  # one chunk: its matmuls are too small to split across threads
+        with one_thread(device):
+            x = one(0)
+        yield x
         return
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(1)

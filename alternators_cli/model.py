@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from alternators_cli.settings import Activation, DistributionSettings, Objective
 
 STEP_FREQUENCIES = 8  # Fourier features of the step position: 2 * 8 numbers per step
+CPU = torch.device("cpu")  # where the fixed buffers are made (see Alternator.__init__)
 ACTIVATIONS: dict[Activation, type[nn.Module]] = {
     Activation.silu: nn.SiLU, Activation.relu: nn.ReLU,
 }
@@ -88,16 +89,20 @@ class Alternator(nn.Module):
         # Fixed random frequencies (buffers, saved with the weights): sharp structure in x
         # (thin spiral arms, square edges) is easier for the STN as sin/cos of x B, and
         # folding a Gaussian latent onto it is easier for the OPN as sin/cos of z C.
-        freq = torch.randn(data_dim, k, generator=torch.Generator().manual_seed(0))
+        # Buffers are made on the CPU whatever the default device: the checkpoint's shape
+        # check builds the model under `torch.device("meta")`, where these ops would run
+        # through torch's reference implementations, whose first use imports torch._dynamo
+        # (a second or more at every start of `sample`).
+        freq = torch.randn(data_dim, k, generator=torch.Generator().manual_seed(0), device=CPU)
         self.register_buffer("fourier", freq * config.fourier_scale)  # B: (Dx, k)
-        freq_z = torch.randn(dz, k_z, generator=torch.Generator().manual_seed(1))
+        freq_z = torch.randn(dz, k_z, generator=torch.Generator().manual_seed(1), device=CPU)
         self.register_buffer("opn_fourier", freq_z * config.opn_fourier_scale)  # C: (Dz, k_z)
 
         sigma_x = noise_schedule(config.noise_max, config.noise_min, T, config.schedule_rho)
         sigma_z = config.sigma_z_scale * sigma_x
-        alpha = torch.full((T,), config.alpha, dtype=torch.float64)
-        position = torch.arange(T, dtype=torch.float64) / max(T - 1, 1)  # (T,) in [0, 1]
-        k = torch.arange(1, STEP_FREQUENCIES + 1, dtype=torch.float64)
+        alpha = torch.full((T,), config.alpha, dtype=torch.float64, device=CPU)
+        position = torch.arange(T, dtype=torch.float64, device=CPU) / max(T - 1, 1)  # (T,)
+        k = torch.arange(1, STEP_FREQUENCIES + 1, dtype=torch.float64, device=CPU)
         angles = math.pi * position[:, None] * k[None, :]  # (T, F/2)
         features = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)  # (T, F)
         self.register_buffer("sigma_x", sigma_x.float())  # (T,)
@@ -232,8 +237,8 @@ def noise_schedule(sigma_max: float, sigma_min: float, T: int, rho: float) -> Te
     steps at low noise. One step is sigma_min alone. Float64, (T,).
     """
     if T == 1:
-        return torch.tensor([sigma_min], dtype=torch.float64)
-    ramp = torch.linspace(0, 1, T, dtype=torch.float64)  # (T,)
+        return torch.tensor([sigma_min], dtype=torch.float64, device=CPU)
+    ramp = torch.linspace(0, 1, T, dtype=torch.float64, device=CPU)  # (T,)
     high, low = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
     return (high + ramp * (low - high)) ** rho  # (T,)
 

@@ -97,6 +97,22 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def paired_medians(runs: dict, repeats: int, warm_up: bool = True) -> dict:
+    """Median wall seconds of each of `runs` (name -> callable), measured in turns: A B A B
+    ..., so that a change in the host's load falls on every one of them alike. With
+    `warm_up`, one untimed call of each first."""
+    if warm_up:
+        for fn in runs.values():
+            fn()
+    times: dict = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def matmul_peak(threads: int, sizes=(256, 512, 1024, 2048)) -> tuple[float, int]:
     """The best median torch.mm GFLOP/s over square float32 sizes at `threads` threads,
     and that size. Leaves torch's thread count as it found it."""
@@ -289,8 +305,19 @@ def save_trained(trainer: Trainer, path: Path, train_s: float) -> None:
     torch.save(_checkpoint.build_payload(trainer, None, train_s), path)
 
 
-def load_model(path: Path):
-    """(sampling network, normaliser) of a checkpoint file."""
+def train_seconds(path: Path) -> float:
+    """The training seconds (setup and evaluation excluded) a run's model.pt records."""
+    return float(_checkpoint.load(str(path), device="cpu").payload["train_seconds"])
+
+
+def default_train_threads(name: str) -> int:
+    """The CPU threads `alternators train NAME` picks at `--threads 0` in a process whose
+    torch thread count is this one's now."""
+    return builtin_trainer(name, 0, {}).threads()
+
+
+def load_model(path: Path | str):
+    """(sampling network, normaliser) of a checkpoint file or `pretrained:NAME`."""
     loaded = _checkpoint.load(str(path), device="cpu")
     return loaded.model, loaded.normalizer
 

@@ -377,3 +377,51 @@ def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_docstring(runner)
     assert "each with its floor (the same metric between two reference draws)" in result.stdout
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert any(line.endswith("model.pt \\") for line in lines)  # a shell example keeps it
+
+
+def _openmp_env(**given: str) -> list[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(given)
+    code = ("import os, sys\n"
+            "from alternators_cli.cli import limit_openmp_spinning\n"
+            "limit_openmp_spinning()\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
+            "'torch' in sys.modules)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=env).stdout.split()
+
+
+def test_the_command_line_limits_openmp_spinning_unless_told_otherwise():
+    # Set before torch loads (OpenMP reads it then); what the caller set is kept.
+    assert _openmp_env() == ["None", "300", "False"]
+    assert _openmp_env(OMP_WAIT_POLICY="ACTIVE") == ["ACTIVE", "None", "False"]
+    assert _openmp_env(GOMP_SPINCOUNT="10000") == ["None", "10000", "False"]
+
+
+def test_loading_a_checkpoint_does_not_import_torch_dynamo():
+    # The shape check builds the model on the meta device; ops there that fall back to
+    # torch's reference implementations import torch._dynamo, a second or more per start.
+    code = ("import sys\n"
+            "from alternators_cli import checkpoint\n"
+            "checkpoint.load('pretrained:pinwheel')\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False"]
+
+
+def test_the_collector_is_off_while_torch_loads_and_on_after():
+    code = ("import gc, sys\n"
+            "from alternators_cli.cli.startup import collect_after_torch\n"
+            "collect_after_torch()\n"
+            "import numpy\n"
+            "off = not gc.isenabled()\n"
+            "import torch\n"
+            "hooks = [f for f in sys.meta_path if type(f).__name__ == '_CollectAfter']\n"
+            "print(off, gc.isenabled(), hooks == [], gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True", "True", "True"]

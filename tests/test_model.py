@@ -480,3 +480,25 @@ def test_checkpoint_with_fourier_features_round_trips(tmp_path):
     a = loaded.model.sample(5, torch.Generator().manual_seed(1))
     b = trainer.sampling_model().eval().sample(5, torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b)
+
+
+def test_one_chunk_samples_on_one_thread_with_the_same_points():
+    model = Alternator(2, DistributionSettings()).eval()
+    normalizer = Normalizer(mean=np.zeros(2, np.float32), scale=np.ones(2, np.float32))
+    before = torch.get_num_threads()
+    seen = []
+    real = model.sample
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    model.sample = spy
+    try:
+        torch.set_num_threads(2)
+        two = engine.sample(model, normalizer, 1000, seed=5)
+        assert seen == [1] and torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        np.testing.assert_array_equal(two, engine.sample(model, normalizer, 1000, seed=5))
+    finally:
+        torch.set_num_threads(before)
