@@ -80,9 +80,11 @@ class SequenceAlternator(nn.Module):
             flags = (torch.zeros(B, 1, device=device), torch.ones(B, 1, device=device))
         for t in range(T):
             eps_x = torch.randn(B, D, generator=generator, device=device)
-            seen = reads if not self.increments else changes
-            lag = (torch.cat([seen[t - s], one], dim=-1) if t >= s else none) if s else None
-            extra = [lag] if s else []
+            extra = []
+            if s:  # the value (with increments: the change) one season back, and its flag
+                seen = changes if self.increments else reads
+                lag = torch.cat([seen[t - s], one], dim=-1) if t >= s else none
+                extra.append(lag)
             if self.increments:
                 extra.append(flags[t > 0])
             mean = self.opn(torch.cat([z, *extra], dim=-1)) if extra else self.opn(z)
@@ -92,15 +94,17 @@ class SequenceAlternator(nn.Module):
                 mean = mean + reads[t - 1]
             x_t = self.x_keep * mean + self.sigma_x * eps_x  # (S1): (B, D)
             x_read = torch.where(missing[:, t], x_t, observed[:, t])  # (S2): (B, D)
-            d_t = x_read - reads[t - 1] if (self.increments and t > 0) else (
-                zero_d if self.increments else x_read)
+            d_t = x_read  # what the STN reads; with increments the change, 0 at the first step
+            if self.increments:
+                d_t = x_read - reads[t - 1] if t > 0 else zero_d
             eps_z = torch.randn(B, dz, generator=generator, device=device)
             g = self.stn(torch.cat([d_t, z, *extra], dim=-1))  # (B, Dz)
             z = self.z_in * g + self.z_keep * z + self.sigma_z * eps_z  # (S3): (B, Dz)
             xs.append(x_t)
             zs.append(z)
             reads.append(x_read)
-            changes.append(d_t)
+            if self.increments:
+                changes.append(d_t)
         return torch.stack(xs, dim=1), torch.stack(zs, dim=1)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
