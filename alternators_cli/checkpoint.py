@@ -50,6 +50,10 @@ def migrate_v1(payload: dict) -> dict:
     return out
 
 
+# Settings added after format 2 began, by kind: a file written before one existed lacks it
+# and ran with the value here, which need not be today's default.
+ADDED_SETTINGS = {"sequence": {"increments": False}}
+
 REQUIRED_KEYS = (
     "format", "format_version", "package_version", "kind", "settings", "data",
     "normalizer", "state", "epoch", "history",
@@ -284,7 +288,8 @@ def from_payload(payload, name: str, device: torch.device | str = "cpu") -> Chec
         if not isinstance(payload["settings"], dict):
             raise TypeError("settings")
         try:
-            config = parse_settings({**payload["settings"], "kind": payload["kind"]})
+            config = parse_settings({**ADDED_SETTINGS.get(payload["kind"], {}),
+                                     **payload["settings"], "kind": payload["kind"]})
         except BadInput as exc:
             raise BadInput(f"{name} has invalid settings: {exc}") from None
         dim = int(payload["data"]["dim"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -174,6 +175,8 @@ class BuiltinSet:
     dim: int
     description: str
     draw: Callable[[int, np.random.Generator], np.ndarray] = field(repr=False)
+    # Defaults of its own, for the settings flags, environment and --config leave unset.
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 BUILTINS: dict[str, BuiltinSet] = {
@@ -188,7 +191,10 @@ BUILTINS: dict[str, BuiltinSet] = {
         BuiltinSet("rings", "distribution", 2, "four concentric rings", rings),
         BuiltinSet("swissroll", "distribution", 2, "2-D Swiss roll", swissroll),
         BuiltinSet("lorenz", "sequence", LORENZ_CHANNELS,
-                   "Lorenz-63 seen through 20 noisy projections (rows = time)", lorenz),
+                   "Lorenz-63 seen through 20 noisy projections (rows = time)", lorenz,
+                   # A stationary attractor: levels recover its state and fill its gaps
+                   # better than changes (docs/ablations.md, "Increments").
+                   {"increments": False}),
     ]
 }
 REQUIRED = ("pinwheel", "checkerboard", "2spirals", "8gaussians")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alternators_cli.errors import BadInput, RunFailure
-from alternators_cli.sources import choose_kind, data_name
+from alternators_cli.sources import builtin_defaults, choose_kind, data_name
 
 
 class RunEvents:
@@ -56,7 +56,9 @@ def settings_for(data_spec: str, flags: dict, config: Path | None = None):
 
     flags = dict(flags)
     choose_kind(data_spec, flags)
-    return load_train_settings(flags, config)
+    settings = load_train_settings(flags, config)
+    builtin_defaults(data_spec, settings)
+    return settings
 
 
 def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path | None = None,

@@ -90,6 +90,7 @@ def series_data(spec: str, settings) -> tuple[Any, Any]:
     )
 
     if spec in BUILTINS:
+        builtin_defaults(spec, settings)
         if settings.window > LORENZ_TRAIN_LENGTH:
             raise BadInput(f"--window {settings.window} is longer than the built-in "
                            f"series ({LORENZ_TRAIN_LENGTH} steps)")
@@ -115,6 +116,17 @@ def choose_kind(data_spec: str, flags: dict) -> None:
     if flags.get("kind") not in (None, own):
         raise BadInput(f"--kind {flags['kind']}: {data_spec} is a {own} data set")
     flags["kind"] = own
+
+
+def builtin_defaults(data_spec: str, settings) -> None:
+    """A built-in's own defaults (BuiltinSet.settings), where flags, environment and
+    --config left the setting unset."""
+    from alternators_cli.datasets import BUILTINS
+
+    own = BUILTINS[data_spec].settings if data_spec in BUILTINS else {}
+    for key, value in own.items():
+        if key in type(settings).model_fields and key not in settings.model_fields_set:
+            setattr(settings, key, value)
 
 
 def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[str]]:

@@ -103,7 +103,19 @@ def test_print_config_of_a_sequence_set_has_its_kind_and_defaults(runner):
     assert_ok(result)
     settings = json.loads(result.stdout)
     defaults = KIND_SETTINGS["sequence"]()
-    assert settings == defaults.model_dump(mode="json")
+    # lorenz's own default (a stationary attractor: levels); a file gets changes
+    assert defaults.increments and not settings["increments"]
+    assert settings == {**defaults.model_dump(mode="json"), "increments": False}
+
+
+def test_a_builtin_default_yields_to_every_source_of_settings(runner, monkeypatch):
+    given = invoke(runner, ["train", "lorenz", "--increments", "--print-config"])
+    assert_ok(given)
+    assert json.loads(given.stdout)["increments"] is True
+    monkeypatch.setenv("ALTERNATORS_INCREMENTS", "true")
+    from_env = invoke(runner, ["train", "lorenz", "--print-config"])
+    assert_ok(from_env)
+    assert json.loads(from_env.stdout)["increments"] is True
 
 
 def test_print_config_refuses_bad_settings_like_training_does(runner):

@@ -51,8 +51,8 @@ from alternators_cli.training_data import TrainingData, split_series
 
 # The defaults a sequence model has where a distribution's differ (docs/model.md).
 SEQUENCE_DEFAULTS = {
-    "latent_dim": 16, "hidden": 128, "noise_max": 0.05, "noise_min": 0.05,
-    "sigma_z_scale": 2.0, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
+    "latent_dim": 16, "hidden": 128, "noise_max": 0.01, "noise_min": 0.01,
+    "sigma_z_scale": 10.0, "increments": True, "alpha": 0.5, "epochs": 30, "epoch_size": 2560,
     "batch_size": 128, "lr": 3e-3, "heldout": 0.1,
 }
 
@@ -284,10 +284,11 @@ def test_explicit_flags_win_over_the_sequence_defaults():
 
 
 def test_noise_min_alone_sets_a_constant_sigma_x():
-    s = load_train_settings({"kind": "sequence", "noise_min": 0.1})
-    assert s.noise_min == s.noise_max == 0.1
+    s = load_train_settings({"kind": "sequence", "noise_min": 0.05})
+    assert s.noise_min == s.noise_max == 0.05
     model = build_model(3, s)
-    assert isinstance(model, SequenceAlternator) and model.sigma_x == pytest.approx(0.1)
+    assert isinstance(model, SequenceAlternator) and model.sigma_x == pytest.approx(0.05)
+    assert model.sigma_z == pytest.approx(0.5)  # sigma_z = sigma_z_scale * sigma_x
 
 
 @pytest.mark.parametrize("flags", [{"noise_max": 0.2, "noise_min": 0.1}, {"noise_max": 0.2}])
@@ -303,9 +304,9 @@ def test_environment_kind_selects_the_sequence_defaults(monkeypatch):
     assert (s.hidden, s.latent_dim, s.noise_max) == (
         SEQUENCE_DEFAULTS["hidden"], SEQUENCE_DEFAULTS["latent_dim"],
         SEQUENCE_DEFAULTS["noise_max"])
-    monkeypatch.setenv("ALTERNATORS_NOISE_MIN", "0.2")
+    monkeypatch.setenv("ALTERNATORS_NOISE_MIN", "0.02")
     s = load_train_settings({"hidden": 8})
-    assert s.hidden == 8 and s.noise_min == s.noise_max == 0.2
+    assert s.hidden == 8 and s.noise_min == s.noise_max == 0.02
 
 
 def test_config_file_kind_selects_the_sequence_defaults(tmp_path):
@@ -320,7 +321,7 @@ def test_config_file_kind_selects_the_sequence_defaults(tmp_path):
 def test_distribution_defaults_are_unchanged(flags):
     s = load_train_settings(flags)
     assert s.kind is Kind.distribution
-    for key in SEQUENCE_DEFAULTS:
+    for key in SEQUENCE_DEFAULTS.keys() & DistributionSettings.model_fields.keys():
         assert getattr(s, key) == DistributionSettings.model_fields[key].default, key
     assert (s.hidden, s.latent_dim, s.noise_max, s.noise_min) == (64, 20, 0.9, 0.01)
 

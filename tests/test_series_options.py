@@ -35,7 +35,7 @@ def test_season_model_predicts_the_change_from_one_season_back():
     # With the OPN's output layer at zero, the OPN's mean is the value one season back
     # (once it exists): x_t = x_keep * x~_{t-s} + sigma_x * eps. Without --season it is 0.
     season, T = 3, 9
-    cfg = SequenceSettings(season=season, latent_dim=4, hidden=8)
+    cfg = SequenceSettings(season=season, latent_dim=4, hidden=8, increments=False)
     model = SequenceAlternator(1, cfg)
     last = model.opn[-1]
     torch.nn.init.zeros_(last.weight)
@@ -47,7 +47,7 @@ def test_season_model_predicts_the_change_from_one_season_back():
     expected = model.x_keep * torch.arange(1.0, T - season + 1)
     assert torch.allclose(draws[0, season:, 0], expected, atol=noise_bound)
     assert draws[0, :season, 0].abs().max() < noise_bound
-    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8))
+    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8, increments=False))
     assert plain.opn[0].in_features == 4  # no lag input without a season
     assert model.opn[0].in_features == 4 + 1 + 1
 
@@ -156,7 +156,7 @@ def test_increments_keep_every_level_out_of_the_networks():
         assert torch.allclose(z, z_shifted, atol=1e-5)
         assert torch.allclose(shifted[:, 1:] - draws[:, 1:], torch.full_like(draws[:, 1:],
                               5.0 * model.x_keep), atol=1e-4)
-    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8))
+    plain = SequenceAlternator(1, SequenceSettings(latent_dim=4, hidden=8, increments=False))
     _, z = plain.run(x, torch.Generator().manual_seed(0))
     _, z_shifted = plain.run(x + 5.0, torch.Generator().manual_seed(0))
     assert not torch.allclose(z, z_shifted, atol=1e-3)
@@ -175,15 +175,15 @@ def test_increments_predict_the_change_from_the_step_before():
 
 
 
-def test_increments_are_off_by_default_and_stored_when_given(tmp_path):
+def test_increments_are_on_for_a_file_by_default_and_stored(tmp_path):
     csv = tmp_path / "s.csv"
     write_series(csv, positive_series())
-    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "levels", *TINY])
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "levels",
+                                  "--no-increments", *TINY])
     assert_ok(result)
     ckpt = checkpoint.load(str(tmp_path / "levels" / "model.pt"))
     assert ckpt.settings.increments is False and not ckpt.model.increments
-    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", "--increments",
-                                  *TINY])
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", *TINY])
     assert_ok(result)
     ckpt = checkpoint.load(str(tmp_path / "run" / "model.pt"))
     assert ckpt.settings.increments is True and ckpt.model.increments
