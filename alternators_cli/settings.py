@@ -225,13 +225,10 @@ class SequenceSettings(CommonSettings):
         True,
         description="The networks read changes from the step before instead of levels, and "
         "the OPN predicts the next change, so a trend carries on past the levels of "
-        "training (on for a file; off for the built-in lorenz, whose levels recover its "
-        "state).",
+        "training (on for a file; off for the built-in lorenz).",
     )
     latent_dim: int = default("latent_dim", 16)
     hidden: int = default("hidden", 128)
-    # A small sigma_x and a larger sigma_z (0.1): the spread of a path comes mostly
-    # through the latent, which the OPN shapes (docs/ablations.md, "Noise of a series").
     noise_max: float = default("noise_max", 0.01)
     noise_min: float = default("noise_min", 0.01)
     sigma_z_scale: float = default("sigma_z_scale", 10.0)
