@@ -207,20 +207,16 @@ class SequenceSettings(CommonSettings):
                                    "time steps: see --window)")
 
     kind: Literal[Kind.sequence] = Field(
-        Kind.sequence, description=DistributionSettings.model_fields["kind"].description
-    )
-    window: int = Field(
-        64, ge=2, le=100_000, description="Time steps per training window."
-    )
+        Kind.sequence, description=DistributionSettings.model_fields["kind"].description)
+    window: int = Field(64, ge=2, le=100_000, description="Time steps per training window.")
     season: int | None = Field(
         None, ge=1, le=100_000,
         description="The season in steps, e.g. 12 for monthly data; the model reads the "
         "value one season back.",
     )
     transform: Transform = Field(
-        Transform.none,
-        description="log models a positive series on a log scale (undone on output).",
-    )
+        Transform.none, description="log models a positive series on a log scale (undone on "
+        "output).")
     increments: bool = Field(
         True,
         description="The networks read changes from the step before instead of levels, and "
@@ -241,10 +237,13 @@ class SequenceSettings(CommonSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _one_sigma_x(cls, values: Any) -> Any:
-        # One constant sigma_x: --noise-min alone sets it.
+    def _linked_defaults(cls, values: Any) -> Any:
+        # One constant sigma_x: --noise-min alone sets it. With a season, sigma_z defaults
+        # to 5 sigma_x: the lag input carries what latent noise would (ablations.md).
         if isinstance(values, dict) and "noise_min" in values and "noise_max" not in values:
-            return {**values, "noise_max": values["noise_min"]}
+            values = {**values, "noise_max": values["noise_min"]}
+        if isinstance(values, dict) and values.get("season") and "sigma_z_scale" not in values:
+            values = {**values, "sigma_z_scale": 5.0}
         return values
 
     @model_validator(mode="after")

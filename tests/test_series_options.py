@@ -220,3 +220,19 @@ def test_impute_joins_both_ends_of_a_gap_better_than_running_forward():
     last_forward = np.abs(forward[:, 39] - values[:, 40]).mean()
     assert last_gap < last_forward  # the fill's end lies nearer the observation after it
     np.testing.assert_array_equal(filled[:, :20], values[:, :20])  # observed: unchanged
+
+
+def test_a_season_lowers_the_default_latent_noise_unless_it_is_given(monkeypatch):
+    # With --season, sigma_z = 5 sigma_x (0.05) instead of 10 sigma_x (0.1); a value from
+    # any source wins, and the checkpoint's stored value is what loads.
+    from alternators_cli.settings import load_train_settings
+
+    plain = load_train_settings({"kind": "sequence"})
+    seasonal = load_train_settings({"kind": "sequence", "season": 12})
+    assert (plain.sigma_z_scale, seasonal.sigma_z_scale) == (10.0, 5.0)
+    model = SequenceAlternator(1, seasonal)
+    assert model.sigma_z == pytest.approx(0.05)
+    given = load_train_settings({"kind": "sequence", "season": 12, "sigma_z_scale": 10.0})
+    assert given.sigma_z_scale == 10.0
+    monkeypatch.setenv("ALTERNATORS_SIGMA_Z_SCALE", "8")
+    assert load_train_settings({"kind": "sequence", "season": 12}).sigma_z_scale == 8.0
