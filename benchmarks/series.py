@@ -17,7 +17,10 @@ of 100 completions), beside linear interpolation and an STL seasonal re-fill.
 
 Writes docs/benchmarks.md (its series section) and docs/benchmarks-series.json.
 
-    python -m benchmarks.series [--only airline,nile] [--train-args "--epochs 5"]
+    python -m benchmarks.series [--only airline,nile] [--train-args "--epochs 5"] [--seeds 3]
+
+Every alternator figure is the mean over --seeds training seeds (3 by default: one seed's
+count of series won moves by one between seeds).
 """
 
 from __future__ import annotations
@@ -293,9 +296,31 @@ def evaluate(s: Series, extra: list[str], seed: int, with_imputation: bool,
     return result
 
 
+def over_seeds(runs: list[dict]) -> dict:
+    """One series' results at several training seeds as one: every score the mean over
+    the seeds (Holt-Winters' simulated paths use the seed too), the alternator's CRPS
+    also with its sd and its value per seed."""
+    out = dict(runs[0])
+    for key in ("alternator", "holt_winters", "arima", "naive"):
+        scores = [r[key] for r in runs]
+        out[key] = {k: None if scores[0][k] is None else
+                    float(np.mean([sc[k] for sc in scores])) for k in scores[0]}
+    crps = [r["alternator"]["crps"] for r in runs]
+    out["alternator"]["crps_sd"] = float(np.std(crps, ddof=1)) if len(runs) > 1 else 0.0
+    out["alternator"]["crps_per_seed"] = crps
+    out["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))
+    if "imputation" in runs[0]:
+        out["imputation"] = {k: float(np.mean([r["imputation"][k] for r in runs]))
+                             for k in runs[0]["imputation"]}
+        out["imputation"]["hidden"] = runs[0]["imputation"]["hidden"]
+    out["seeds"] = len(runs)
+    return out
+
+
 def cell(score: dict) -> str:
     cover = "" if score.get("coverage") is None else f" / {score['coverage']:.2f}"
-    return f"{score['crps']:.3g}{cover}"
+    spread = f" ± {score['crps_sd']:.2g}" if score.get("crps_sd") else ""
+    return f"{score['crps']:.3g}{spread}{cover}"
 
 
 def table(results: list[dict], header: str) -> str:
@@ -338,6 +363,10 @@ def table(results: list[dict], header: str) -> str:
     return "\n".join(lines)
 
 
+def seed_text(first: int, count: int) -> str:
+    return f"seed {first}" if count == 1 else f"training seeds {first}..{first + count - 1}"
+
+
 def main() -> None:
     host = common.Host()
     parser = common.argument_parser(__spec__, __doc__)
@@ -346,7 +375,10 @@ def main() -> None:
     parser.add_argument("--no-imputation", action="store_true")
     parser.add_argument("--plain", action="store_true",
                         help="Without each series' own options (--season, --transform).")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="The first training seed.")
+    parser.add_argument("--seeds", type=common.positive, default=3,
+                        help="Training seeds per series (--seed, --seed + 1, ...); the table "
+                        "shows means over them.")
     parser.add_argument("--fresh", action="store_true",
                         help="Refit the baselines (else kept from an earlier run).")
     parser.add_argument("--no-write", action="store_true", help="Print only.")
@@ -365,7 +397,8 @@ def main() -> None:
     results = []
     for s in chosen:
         t0 = time.perf_counter()
-        r = evaluate(s, extra, args.seed, not args.no_imputation, args.fresh)
+        r = over_seeds([evaluate(s, extra, args.seed + k, not args.no_imputation, args.fresh)
+                        for k in range(args.seeds)])
         results.append(r)
         print(f"{s.name}: {time.perf_counter() - t0:.0f}s  alternator {cell(r['alternator'])}"
               f"  HW {cell(r['holt_winters'])}  ARIMA {cell(r['arima'])}  naive "
@@ -375,15 +408,18 @@ def main() -> None:
               "sequence --heldout 0"
               f"{' ' + args.train_args if args.train_args else ''}` plus the options in the "
               "first column (else the defaults), "
-              f"seed {args.seed}, {PATHS} forecast paths. Holt-Winters: ExponentialSmoothing, "
-              "trend (none / additive / damped) and season (additive / multiplicative) by "
+              f"{seed_text(args.seed, args.seeds)}, {PATHS} forecast paths per seed; every "
+              "figure is the mean over the seeds, the alternator's CRPS with its sd. "
+              "Holt-Winters: ExponentialSmoothing, trend (none / additive / damped) and "
+              "season (additive / multiplicative) by "
               "AIC, 1000 simulate() paths. ARIMA: (p ≤ 2, d by an ADF test, q ≤ 1), "
               "seasonal (0,1,1) or (1,1,0) where there is a season, by AIC; Gaussian "
               "predictive (closed-form CRPS). Series: "
               + "; ".join(f"{s.name}: {s.note}" for s in chosen) + ".")
     body = table(results, header)
     print(body)
-    payload = {"train_args": args.train_args, "seed": args.seed, "results": results,
+    payload = {"train_args": args.train_args, "seed": args.seed, "seeds": args.seeds,
+               "results": results,
                "host": host_line}
     if args.json:
         common.write_json(args.json, payload)
