@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from alternators_cli.allocator import reuse_freed_memory
+from alternators_cli.distributed_env import read_distributed_env
 from alternators_cli.errors import BadInput
 from alternators_cli.normalize import Normalizer
-from alternators_cli.settings import read_distributed_env
 from alternators_cli.training_data import derived_seed
 
 SAMPLE_CHUNK = 4096  # points per sampling chunk: activations stay in cache, memory flat in n

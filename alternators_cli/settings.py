@@ -199,6 +199,9 @@ class DistributionSettings(CommonSettings):
         return self
 
 
+SEASONAL_SIGMA_Z_SCALE = 5.0  # sigma_z / sigma_x of a sequence with a season (ablations.md)
+
+
 class SequenceSettings(CommonSettings):
     """Rows are time; the steps are time steps, with one constant sigma_x (SPEC section 2,
     docs/model.md "Sequences"): a wider network, windows as the unit of an epoch."""
@@ -209,11 +212,10 @@ class SequenceSettings(CommonSettings):
     kind: Literal[Kind.sequence] = Field(
         Kind.sequence, description=DistributionSettings.model_fields["kind"].description)
     window: int = Field(64, ge=2, le=100_000, description="Time steps per training window.")
-    season: int | None = Field(
-        None, ge=1, le=100_000,
-        description="The season in steps, e.g. 12 for monthly data; the model reads the "
-        "value one season back.",
-    )
+    season: int | Literal["auto"] | None = Field(
+        None, description="The season in steps, e.g. 12 for monthly data, or auto: found in "
+        "the training part's changes (autocorrelation); the model reads the value one "
+        "season back.")
     transform: Transform = Field(
         Transform.none, description="log models a positive series on a log scale (undone on "
         "output).")
@@ -238,13 +240,27 @@ class SequenceSettings(CommonSettings):
     @model_validator(mode="before")
     @classmethod
     def _linked_defaults(cls, values: Any) -> Any:
-        # One constant sigma_x: --noise-min alone sets it. With a season, sigma_z defaults
-        # to 5 sigma_x: the lag input carries what latent noise would (ablations.md).
+        # One constant sigma_x: --noise-min alone sets it. With a season, sigma_z defaults to
+        # SEASONAL_SIGMA_Z_SCALE sigma_x: the lag carries what latent noise would (ablations).
         if isinstance(values, dict) and "noise_min" in values and "noise_max" not in values:
             values = {**values, "noise_max": values["noise_min"]}
-        if isinstance(values, dict) and values.get("season") and "sigma_z_scale" not in values:
-            values = {**values, "sigma_z_scale": 5.0}
+        season = values.get("season") if isinstance(values, dict) else None
+        if season not in (None, "auto"):
+            steps = int(season) if str(season).strip().isdigit() else 0
+            if not 1 <= steps <= 100_000 or isinstance(season, bool | float):
+                raise ValueError(f"--season: expected a whole number of steps from 1 to "
+                                 f"100000, or auto (got {season!r})")
+            values = {**values, "season": steps}
+        if season not in (None, "auto") and "sigma_z_scale" not in values:
+            values = {**values, "sigma_z_scale": SEASONAL_SIGMA_Z_SCALE}
         return values
+
+    def found_season(self, season: int | None) -> None:
+        """`--season auto` resolved: the season found (or None), with the seasonal sigma_z
+        default unless --sigma-z-scale was given."""
+        if season is not None and "sigma_z_scale" not in self.model_fields_set:
+            self.sigma_z_scale = SEASONAL_SIGMA_Z_SCALE
+        self.season = season
 
     @model_validator(mode="after")
     def _check(self) -> SequenceSettings:
@@ -375,25 +391,3 @@ def load_train_settings(flags: dict[str, Any], config: Path | None = None):
     """Build settings with precedence flags > environment > config file > defaults."""
     values, _ = settings_sources(flags, config)
     return parse_settings(values)
-
-
-def read_distributed_env() -> tuple[int, int, int]:
-    """(RANK, WORLD_SIZE, LOCAL_RANK) from the environment torchrun sets; (0, 1, 0)
-    without. A value that is not a whole number in range is bad input."""
-
-    def read(name: str, default: int, least: int) -> int:
-        text = os.environ.get(name, "").strip() or str(default)
-        try:
-            value = int(text)
-        except ValueError:
-            value = least - 1
-        if value < least:
-            raise BadInput(f"environment variable {name}={os.environ.get(name)!r}: expected a "
-                           f"whole number >= {least} (as torchrun sets it)")
-        return value
-
-    rank, world_size = read("RANK", 0, 0), read("WORLD_SIZE", 1, 1)
-    local_rank = read("LOCAL_RANK", 0, 0)
-    if rank >= world_size:
-        raise BadInput(f"environment variable RANK={rank} must be below WORLD_SIZE={world_size}")
-    return rank, world_size, local_rank

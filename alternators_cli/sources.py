@@ -96,7 +96,8 @@ def series_data(spec: str, settings) -> tuple[Any, Any]:
                            f"series ({LORENZ_TRAIN_LENGTH} steps)")
         series = builtin_sequences(spec, settings.seed)
         dim = series.shape[2]
-        return TrainingData(spec, dim, default_columns(dim), True, series), None
+        notes = resolve_season(settings, series)
+        return TrainingData(spec, dim, default_columns(dim), True, series, notes=notes), None
     name = data_name(spec)
     values, columns, notes = training_series(spec, settings)  # may shorten --window
     train_part, heldout = split_series(values, settings.heldout, settings.window)
@@ -142,6 +143,7 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
         notes.insert(0, f"time column {series.time.name!r}: {describe(series.time)}")
     T = series.values.shape[1]
     train_steps = T - (int(round(T * settings.heldout)) if settings.heldout > 0 else 0)
+    notes += resolve_season(settings, series.values[:, :train_steps])
     default = settings.window
     if "window" not in settings.model_fields_set and train_steps < SHORT_SERIES * default:
         shortest = max(MIN_WINDOW, 3 * (settings.season or 0))  # a few seasons
@@ -159,6 +161,22 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
         raise BadInput(f"--season {season} needs a --window longer than the season (it is "
                        f"{settings.window}): give a larger --window or a shorter series season")
     return series.values, series.columns, notes
+
+
+def resolve_season(settings, train: np.ndarray) -> list[str]:
+    """`--season auto`: the season of the training part's changes (N, T, D) by their
+    autocorrelation (`detect_season`; at most a third of the steps, and shorter than the
+    window), or none; a note saying which. Nothing to do otherwise."""
+    if settings.season != "auto":
+        return []
+    from alternators_cli.sequence_metrics import detect_season
+
+    changes = np.diff(train, axis=1)  # (N, T - 1, D)
+    longest = min(changes.shape[1] // 3, settings.window - 1)
+    season = detect_season(changes, max_lag=longest) if longest >= 2 else None
+    settings.found_season(season)
+    found = f"{season} steps" if season else "none (no lag where it peaks above 0.5)"
+    return [f"--season auto: {found}; give --season N to choose"]
 
 
 def reference_from_spec(spec: str):

@@ -236,3 +236,46 @@ def test_a_season_lowers_the_default_latent_noise_unless_it_is_given(monkeypatch
     assert given.sigma_z_scale == 10.0
     monkeypatch.setenv("ALTERNATORS_SIGMA_Z_SCALE", "8")
     assert load_train_settings({"kind": "sequence", "season": 12}).sigma_z_scale == 8.0
+
+
+def seasonal_and_plain(rows: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A trending series with a season of 12 steps, and a random walk (no season)."""
+    t = np.arange(rows)
+    rng = np.random.default_rng(0)
+    seasonal = 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, rows)
+    return seasonal, np.cumsum(rng.normal(0, 1, rows))
+
+
+def test_season_auto_finds_the_season_of_the_changes_and_its_sigma_z(tmp_path):
+    seasonal, walk = seasonal_and_plain()
+    found = {}
+    for name, values in (("seasonal", seasonal), ("walk", walk)):
+        csv = tmp_path / f"{name}.csv"
+        write_series(csv, values)
+        out = tmp_path / name
+        result = invoke(CliRunner(), ["train", csv, "--out", out, "--season", "auto", *TINY])
+        assert_ok(result)
+        assert "--season auto:" in result.stderr
+        found[name] = checkpoint.load(str(out / "model.pt")).settings
+    assert found["seasonal"].season == 12 and found["seasonal"].sigma_z_scale == 5.0
+    assert found["walk"].season is None and found["walk"].sigma_z_scale == 10.0
+
+
+def test_season_auto_keeps_a_given_sigma_z_scale_and_works_from_the_api(tmp_path):
+    from alternators_cli import api
+
+    seasonal, _ = seasonal_and_plain()
+    model = api.train(seasonal[:, None], kind="sequence", season="auto", sigma_z_scale=3,
+                      epochs=1, epoch_size=32, batch_size=32, hidden=16, latent_dim=4,
+                      heldout=0)
+    assert model.settings["season"] == 12 and model.settings["sigma_z_scale"] == 3.0
+
+
+@pytest.mark.parametrize("bad", ["0", "monthly", "12.5"])
+def test_season_refuses_what_is_not_a_whole_number_or_auto(tmp_path, bad):
+    csv = tmp_path / "s.csv"
+    write_series(csv, positive_series())
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", "--season", bad,
+                                  *TINY])
+    assert "--season" in assert_one_line_error(result)
+    assert not (tmp_path / "run").exists()

@@ -57,8 +57,8 @@ def main() -> None:
     limit_openmp_spinning()
     collect_after_torch()
     from alternators_cli.cli.root import app
+    from alternators_cli.distributed_env import read_distributed_env
     from alternators_cli.errors import BadInput
-    from alternators_cli.settings import read_distributed_env
 
     try:
         world_size = read_distributed_env()[1]

@@ -40,7 +40,7 @@ def train(
     heldout: Annotated[float | None, setting("heldout")] = None,
     normalize: Annotated[Normalize | None, setting("normalize")] = None,
     window: Annotated[int | None, setting("window")] = None,
-    season: Annotated[int | None, setting("season")] = None,
+    season: Annotated[str | None, setting("season")] = None,
     transform: Annotated[Transform | None, setting("transform")] = None,
     increments: Annotated[bool | None, setting("increments")] = None,
     steps: Annotated[int | None, setting("steps")] = None,

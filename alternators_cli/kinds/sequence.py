@@ -35,6 +35,7 @@ class SequenceKind(ModelKind):
 
     def from_array(self, values: np.ndarray, columns: list[str] | None, name: str,
                    settings) -> tuple[TrainingData, np.ndarray | None]:
+        from alternators_cli.sources import resolve_season
         from alternators_cli.training_data import split_series
 
         series = values[None] if values.ndim == 2 else values  # one series (T, D)
@@ -43,7 +44,9 @@ class SequenceKind(ModelKind):
         columns = named_columns(columns, series.shape[-1])
         train, heldout = split_series(series.astype(np.float32), settings.heldout,
                                       settings.window)
-        data = TrainingData(name, series.shape[-1], columns, False, train, heldout)
+        notes = resolve_season(settings, train)
+        data = TrainingData(name, series.shape[-1], columns, False, train, heldout,
+                            notes=notes)
         return data, heldout if heldout.shape[1] else None
 
     def draw(self, ckpt: Checkpoint, n: int, seed: int, length: int | None = None,
@@ -87,6 +90,8 @@ class SequenceKind(ModelKind):
     def build_model(self, dim: int, settings: SequenceSettings) -> nn.Module:
         from alternators_cli.sequence_model import SequenceAlternator
 
+        if settings.season == "auto":  # resolve_season runs where the data is read
+            raise RuntimeError("--season auto reached the model unresolved")
         return SequenceAlternator(dim, settings)
 
     def fit_points(self, data: TrainingData, settings) -> np.ndarray:
