@@ -82,7 +82,7 @@ class CommonSettings(BaseModel):
     noise_min: float = Field(0.01, gt=0, lt=1, description="sigma_x at the last step.")
     sigma_z_scale: float = Field(
         0.5, gt=0, le=10, description="sigma_z = sigma_z_scale * sigma_x (a sequence with "
-        "--season: 5 unless given).")
+        "--season: 4 unless given).")
     alpha: float = Field(0.79, gt=0, lt=1, description="STN mixing weight alpha.")
     draws: int = Field(
         2, ge=2, le=64, description="OPN draws per point for the energy score."
@@ -199,7 +199,7 @@ class DistributionSettings(CommonSettings):
         return self
 
 
-SEASONAL_SIGMA_Z_SCALE = 5.0  # sigma_z / sigma_x of a sequence with a season (ablations.md)
+SEASONAL_SIGMA_Z_SCALE = 4.0  # sigma_z / sigma_x of a sequence with a season (ablations.md)
 
 
 class SequenceSettings(CommonSettings):

@@ -223,15 +223,15 @@ def test_impute_joins_both_ends_of_a_gap_better_than_running_forward():
 
 
 def test_a_season_lowers_the_default_latent_noise_unless_it_is_given(monkeypatch):
-    # With --season, sigma_z = 5 sigma_x (0.05) instead of 10 sigma_x (0.1); a value from
+    # With --season, sigma_z = 4 sigma_x (0.04) instead of 10 sigma_x (0.1); a value from
     # any source wins, and the checkpoint's stored value is what loads.
     from alternators_cli.settings import load_train_settings
 
     plain = load_train_settings({"kind": "sequence"})
     seasonal = load_train_settings({"kind": "sequence", "season": 12})
-    assert (plain.sigma_z_scale, seasonal.sigma_z_scale) == (10.0, 5.0)
+    assert (plain.sigma_z_scale, seasonal.sigma_z_scale) == (10.0, 4.0)
     model = SequenceAlternator(1, seasonal)
-    assert model.sigma_z == pytest.approx(0.05)
+    assert model.sigma_z == pytest.approx(0.04)
     given = load_train_settings({"kind": "sequence", "season": 12, "sigma_z_scale": 10.0})
     assert given.sigma_z_scale == 10.0
     monkeypatch.setenv("ALTERNATORS_SIGMA_Z_SCALE", "8")
@@ -257,7 +257,7 @@ def test_season_auto_finds_the_season_of_the_changes_and_its_sigma_z(tmp_path):
         assert_ok(result)
         assert "--season auto:" in result.stderr
         found[name] = checkpoint.load(str(out / "model.pt")).settings
-    assert found["seasonal"].season == 12 and found["seasonal"].sigma_z_scale == 5.0
+    assert found["seasonal"].season == 12 and found["seasonal"].sigma_z_scale == 4.0
     assert found["walk"].season is None and found["walk"].sigma_z_scale == 10.0
 
 
