@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import traceback
 import warnings
 from pathlib import Path
@@ -92,3 +93,11 @@ def read_csv_body(text: str) -> tuple[list[str], np.ndarray]:
     header = rows[0].split(",")
     values = np.array([[float(c) for c in r.split(",")] for r in rows[1:]])
     return header, values
+
+
+def default_signals() -> None:
+    """A child's `preexec_fn`: SIGINT and SIGHUP at their default actions, as in a terminal,
+    whether or not the suite itself runs under nohup or in the background (which ignore
+    them, and the CLI then leaves them ignored)."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

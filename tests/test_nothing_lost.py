@@ -22,11 +22,12 @@ from helpers import (
     TINY_TRAIN_FLAGS,
     assert_ok,
     assert_one_line_error,
+    default_signals,
     invoke,
     snapshot,
     write_csv,
 )
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from alternators_cli import checkpoint
@@ -46,6 +47,7 @@ def cli(*args: str) -> list[str]:
 def start(*args: str, **kwargs) -> subprocess.Popen:
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
+    kwargs.setdefault("preexec_fn", default_signals)
     return subprocess.Popen(cli(*args), env=kwargs.pop("env", ENV), text=True, **kwargs)
 
 
@@ -550,6 +552,24 @@ def test_a_hangup_stops_training_after_saving_with_exit_129(tmp_path):
     checkpoint.load(str(out / "model.pt"))
 
 
+def test_under_nohup_a_hangup_is_ignored_and_sigterm_still_stops_with_exit_143(tmp_path):
+    def as_nohup() -> None:
+        default_signals()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    out = tmp_path / "run"
+    proc = start("train", "pinwheel", "--out", out, "--epochs", "100000",
+                 "--checkpoint-every", "1", *TINY, preexec_fn=as_nohup)
+    wait_until(lambda: (out / "model.pt").exists(), proc)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert proc.poll() is None  # still training: the caller asked for hangups to be ignored
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    checkpoint.load(str(out / "model.pt"))
+
+
 def test_two_sigterms_exit_143_not_130(tmp_path):
     out = tmp_path / "run"
     proc = start("train", "pinwheel", "--out", out, "--epochs", "100000", "--epoch-size",
@@ -574,6 +594,7 @@ def test_two_sigterms_exit_143_not_130(tmp_path):
     sig=st.sampled_from([signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL]),
     overwrite=st.booleans(),
 )
+@example(delay=0.2, sig=signal.SIGHUP, overwrite=True)  # lost once under a nohup'd suite
 def test_interrupted_at_any_moment_a_run_directory_is_loadable_or_has_no_model(
     tmp_path_factory, tiny_run, delay, sig, overwrite
 ):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import default_signals
 from typer.testing import CliRunner
 
 from alternators_cli import checkpoint
@@ -24,7 +25,7 @@ def start_training(out: Path, every: int = 2) -> subprocess.Popen:
            "--epochs", "100000", "--checkpoint-every", str(every), *TINY]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            text=True)
+                            text=True, preexec_fn=default_signals)
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:

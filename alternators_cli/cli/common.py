@@ -143,6 +143,14 @@ INTERRUPTING = tuple(
 )
 
 
+def interrupting_signals() -> tuple[int, ...]:
+    """The signals a command catches: INTERRUPTING, less SIGINT and SIGHUP where the process
+    started with them ignored (`nohup`, a background job): what the caller asked for stays."""
+    return tuple(sig for sig in INTERRUPTING
+                 if sig == getattr(signal, "SIGTERM", None)
+                 or signal.getsignal(sig) is not signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def signals_interrupt():
     """While a command runs, SIGTERM and SIGHUP interrupt it like Ctrl-C does (raising
@@ -153,7 +161,7 @@ def signals_interrupt():
         raise Interrupted(signum)
 
     previous = {}
-    for sig in INTERRUPTING:
+    for sig in interrupting_signals():
         with contextlib.suppress(ValueError, OSError):  # outside the main thread: none
             previous[sig] = signal.signal(sig, handle)
     try:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alternators_cli.cli.common import INTERRUPTING, err, is_quiet, say, warn
+from alternators_cli.cli.common import err, interrupting_signals, is_quiet, say, warn
 from alternators_cli.cli.options import RUN, setting
 from alternators_cli.errors import Interrupted
 from alternators_cli.settings import (
@@ -166,7 +166,7 @@ class TrainingDisplay:
         warn(text)
 
     def training(self, epochs: int, start_epoch: int, main: bool) -> None:
-        for sig in INTERRUPTING:
+        for sig in interrupting_signals():  # as signals_interrupt: an ignored SIGHUP stays so
             # Not possible outside the main thread (e.g. some test runners): then no handler.
             with contextlib.suppress(ValueError):
                 self.previous[sig] = signal.signal(sig, self._handle)
