@@ -22,6 +22,7 @@ PANELS = {
 }
 PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
 KIND_NAMES = {Kind.distribution: "Distributions", Kind.sequence: "Sequences"}
+METAVARS = {"season": "<N|auto>"}  # where the option's type alone (str) would not say
 
 
 def kind_defaults(name: str) -> dict[str, object]:
@@ -65,4 +66,4 @@ def setting(name: str):
     flag = "--" + name.replace("_", "-")
     decls = (f"{flag}/--no-{flag[2:]}",) if ALL_FIELDS[name].annotation is bool else (flag,)
     return typer.Option(*decls, help=help_text(name), show_default=shown_default(name),
-                        rich_help_panel=PANEL_OF[name])
+                        rich_help_panel=PANEL_OF[name], metavar=METAVARS.get(name))
