@@ -246,13 +246,14 @@ class SequenceSettings(CommonSettings):
             values = {**values, "noise_max": values["noise_min"]}
         season = values.get("season") if isinstance(values, dict) else None
         if season not in (None, "auto"):
+            # Digits only: 12.0, True and "monthly" are refused, "12" (a flag) is read.
             steps = int(season) if str(season).strip().isdigit() else 0
-            if not 1 <= steps <= 100_000 or isinstance(season, bool | float):
+            if not 1 <= steps <= 100_000:
                 raise ValueError(f"--season: expected a whole number of steps from 1 to "
                                  f"100000, or auto (got {season!r})")
             values = {**values, "season": steps}
-        if season not in (None, "auto") and "sigma_z_scale" not in values:
-            values = {**values, "sigma_z_scale": SEASONAL_SIGMA_Z_SCALE}
+            if "sigma_z_scale" not in values:
+                values["sigma_z_scale"] = SEASONAL_SIGMA_Z_SCALE
         return values
 
     def found_season(self, season: int | None) -> None:
