@@ -14,7 +14,7 @@ import numpy as np
 
 from alternators_cli.errors import BadInput
 
-# ISO 8601 dates and timestamps: 2024, 2024-01, 2024-01-31, 2024-01-31T10:00[:00[.5]][Z|+01:00]
+# ISO 8601 dates and timestamps: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.f]][Z|+hh:mm]
 ISO_TIME = re.compile(
     r"^\d{4}-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -34,7 +34,7 @@ DUPLICATE_HINT = (
 
 
 def looks_like_time(cell: str) -> bool:
-    """An ISO date or timestamp (a bare number such as 2024 is not: it is a value)."""
+    """An ISO date or timestamp (a bare number such as a year is not: it is a value)."""
     return bool(ISO_TIME.match(cell.strip()))
 
 
@@ -155,7 +155,7 @@ class TimeIndex:
     name: str
     times: np.ndarray  # datetime64, strictly increasing
     frequency: Frequency | None  # None: irregular
-    space_separator: bool = False  # written as "2024-01-01 10:00" rather than "...T10:00"
+    space_separator: bool = False  # written as "YYYY-MM-DD hh:mm" rather than "...Thh:mm"
     inserted: int = 0  # missing times added as empty rows (see `regular_grid`)
 
     def format(self, times: np.ndarray | None = None) -> list[str]:
