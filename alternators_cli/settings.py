@@ -75,7 +75,8 @@ class CommonSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    latent_dim: int = Field(20, ge=1, le=4096, description="Latent size Dz.")
+    latent_dim: int = Field(
+        20, ge=1, le=4096, description="Latent size Dz (a table from a file: 14 unless given).")
     hidden: int = Field(64, ge=4, le=8192, description="Hidden width of OPN and STN.")
     layers: int = Field(2, ge=1, le=16, description="Hidden layers per network.")
     noise_max: float = Field(0.9, gt=0, lt=1, description="sigma_x at the first step.")

@@ -72,6 +72,7 @@ class Trainer:
                 f"processes ({self.world_size})"
             )
         self.kind = kind_of(self.settings)
+        self.kind.adapt_settings(self.data, self.settings)
         torch.manual_seed(self.settings.seed)
         points = self.kind.fit_points(self.data, self.settings)
         self.normalizer = self.kind.normalizer(self.data, self.settings, points)

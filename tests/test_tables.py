@@ -160,6 +160,31 @@ def test_a_120_row_table_gets_800_steps_and_a_schedule_that_ends_with_them():
     assert short.scheduler.last_epoch == 2  # optimiser steps taken in one epoch
 
 
+def test_a_files_table_gets_the_table_latent_unless_one_is_given(runner, tmp_path):
+    """The measured default (docs/ablations.md, "Latent size of a table"): 14 for a file's
+    table, 20 for a built-in set; a given --latent-dim (flag, environment or a file's
+    settings) is kept, and the checkpoint holds the size it was built with."""
+    data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(120))
+    table = Trainer(DistributionSettings(hidden=8, steps=2), data, torch.device("cpu"))
+    assert table.settings.latent_dim == 14 and table.model.config.latent_dim == 14
+    given = Trainer(DistributionSettings(hidden=8, steps=2, latent_dim=20), data,
+                    torch.device("cpu"))
+    assert given.settings.latent_dim == 20
+    builtin = Trainer(DistributionSettings(epochs=1, epoch_size=100, hidden=8, steps=2),
+                      TrainingData("pinwheel", 2, ["x0", "x1"], True), torch.device("cpu"))
+    assert builtin.settings.latent_dim == 20
+    csv = write(tmp_path / "mixed.csv", mixed_units(200))
+    tiny = ["--epochs", "2", "--hidden", "8", "--steps", "3", "--device", "cpu"]
+    assert_ok(invoke(runner, ["train", csv, "--out", tmp_path / "run", *tiny]))
+    payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert payload["settings"]["latent_dim"] == 14
+    assert_ok(invoke(runner, ["sample", "-c", tmp_path / "run" / "model.pt", "-n", 5]))
+    from_env = CliRunner(env={"ALTERNATORS_LATENT_DIM": "5"})  # one more way to give it
+    assert_ok(invoke(from_env, ["train", csv, "--out", tmp_path / "env", *tiny]))
+    payload = torch.load(tmp_path / "env" / "model.pt", weights_only=True)
+    assert payload["settings"]["latent_dim"] == 5
+
+
 # ---- evaluation of tables ---------------------------------------------------------------
 
 

@@ -86,6 +86,9 @@ class ModelKind:
     def build_model(self, dim: int, settings) -> nn.Module:
         raise NotImplementedError
 
+    def adapt_settings(self, data: TrainingData, settings) -> None:
+        """Set the defaults that depend on the data on `settings`, where none was given."""
+
     def fit_points(self, data: TrainingData, settings) -> np.ndarray:
         """(N, D) rows in data units the normaliser is fitted on."""
         raise NotImplementedError
