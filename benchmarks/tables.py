@@ -99,10 +99,8 @@ def baselines(train: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 def kept_results(fresh: bool = False) -> common.Cache:
     """Where each split's result is kept: under a key of every setting `train` runs with
     (and the sample size), so a change of default never reuses a result of another."""
-    from alternators_cli.kinds.distribution import TABLE_LATENT_DIM
-
     settings = common.settings_key(heldout=0.0)
-    settings["latent_dim"] = TABLE_LATENT_DIM  # what a table resolves to (adapt_settings)
+    settings["latent_dim"] = common.TABLE_LATENT_DIM  # what a table resolves to
     return common.Cache(OUT / common.fingerprint({"settings": settings, "n": N_SAMPLES}),
                         fresh)
 
