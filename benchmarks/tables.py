@@ -7,9 +7,8 @@ part dropped (the CLI refuses them); the training part written as a CSV and trai
 the CLI exactly as a user would (`alternators train train.csv --heldout 0`); every model
 then draws 5000 points and `alternators_cli.evaluation.report` scores each against the
 held-out 20 % in standardised units (each column divided by the held-out part's standard
-deviation): the
-unbiased energy distance with its 95 % bootstrap interval, and the k-NN classifier
-two-sample accuracy (0.5 = indistinguishable). The baselines are fitted on the same
+deviation): the unbiased energy distance with its 95 % bootstrap interval, and the k-NN
+classifier two-sample accuracy (0.5 = indistinguishable). The baselines are fitted on the same
 training part, in the training part's standardised units (then mapped back): the mixture
 tries 1..8 full-covariance components and keeps the lowest BIC; the KDE's bandwidth is
 chosen by 5-fold cross-validated likelihood over a grid.
@@ -51,8 +50,7 @@ def load_table(name: str) -> tuple[np.ndarray, list[str]]:
     names = getattr(bunch, "feature_names", None)
     columns = [re.sub(r"[^A-Za-z0-9_]+", "_", str(c)).strip("_") for c in names] if (
         names is not None) else [f"x{i}" for i in range(x.shape[1])]
-    keep = x.max(axis=0) > x.min(axis=0)
-    return x[:, keep], [c for c, k in zip(columns, keep, strict=True) if k]
+    return x, columns  # constant columns are dropped per split (_run_table)
 
 
 def split(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
