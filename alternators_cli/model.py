@@ -249,8 +249,13 @@ def energy_terms(draws: Tensor, target: Tensor, axis: int) -> tuple[Tensor, Tens
     draws): (fit, spread), each with the draws' axis reduced."""
     m = draws.shape[axis]
     fit = _norm(draws - target).mean(dim=axis)
-    diffs = _norm(draws.unsqueeze(axis + 1) - draws.unsqueeze(axis))  # draws' axis twice
-    spread = diffs.sum(dim=(axis, axis + 1)) / (2 * m * (m - 1))
+    # Each unordered pair once: |x_j - x_k| = |x_k - x_j| and the diagonal is 0, so the
+    # sum over j != k is twice the sum over j < k (a quarter of the work at m = 2).
+    # unbind, not index_select: its backward is one stack, where an index's is a scatter
+    # into a zero-filled copy of every draw.
+    each = draws.unbind(axis)
+    pairs = torch.stack([each[j] - each[k] for j in range(m) for k in range(j + 1, m)], axis)
+    spread = _norm(pairs).sum(dim=axis) / (m * (m - 1))  # pairs' axis reduced
     return fit, spread
 
 

@@ -217,8 +217,9 @@ def _loss_by_hand(model: Alternator, x: torch.Tensor, generator: torch.Generator
     for t in range(T):
         f = [f_theta(model, zbar + s * noise[t, j], t) for j in range(m)]
         fit = sum(norm(fj - x) for fj in f) / m
-        # j = k adds only the smoothing constant 1e-4, as in the model's sum over all pairs
-        spread = sum(norm(f[j] - f[k]) for j in range(m) for k in range(m)) / (2 * m * (m - 1))
+        spread = sum(
+            norm(f[j] - f[k]) for j in range(m) for k in range(m) if j != k
+        ) / (2 * m * (m - 1))
         scores.append((fit - spread).mean())
         x_noised = torch.sqrt(1 - model.sigma_x[t] ** 2) * x + model.sigma_x[t] * eps[t]
         z_prev = zbar + s * noise[t, 0]
