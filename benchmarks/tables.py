@@ -1,6 +1,6 @@
-"""Users' own tables (`make bench-tables`): real tables that ship inside scikit-learn, the
-alternator at its default settings beside a Gaussian, a Gaussian mixture chosen by BIC and
-a kernel density estimate.
+"""Users' own tables (`make bench-tables`): real tables that ship inside scikit-learn and
+statsmodels, the alternator at its default settings beside a Gaussian, a Gaussian mixture
+chosen by BIC and a kernel density estimate.
 
 Protocol, per table: a seeded 80 / 20 split of the rows; columns constant in the training
 part dropped (the CLI refuses them); the training part written as a CSV and trained on with
@@ -17,8 +17,8 @@ chosen by 5-fold cross-validated likelihood over a grid.
 
 Each split's result is kept under benchmarks/out/tables/<fingerprint of the settings>/ and
 reused (`--fresh` reruns).
-Needs the `bench` extra (scikit-learn). Writes the table into docs/benchmarks.md (its
-"Tables" section) and JSON beside it.
+Needs the `bench` extra (scikit-learn, statsmodels). Writes the table into docs/benchmarks.md
+(its "Tables" section) and JSON beside it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ import numpy as np
 
 from benchmarks import common
 
-TABLES = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+SKLEARN_TABLES = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+# star98: 303 California school districts, 22 test-score and budget columns (counts,
+# shares, dollars); fair: 6,366 survey answers, 9 integer-coded or few-valued columns.
+STATSMODELS_TABLES = ("star98", "fair")
+TABLES = SKLEARN_TABLES + STATSMODELS_TABLES
 N_SAMPLES = 5000
 TARGET_C2ST = 0.60
 TARGET_TRAIN_SECONDS = 60
@@ -43,11 +47,18 @@ TRAIN_FLAGS = ("--heldout", "0")
 
 
 def load_table(name: str) -> tuple[np.ndarray, list[str]]:
-    from sklearn import datasets
+    """A bundled table's numeric columns as float64 (rows, D), and their names."""
+    if name in STATSMODELS_TABLES:
+        import statsmodels.api as sm
 
-    bunch = getattr(datasets, f"load_{name}")()
-    x = np.asarray(bunch.data, dtype=np.float64)
-    names = getattr(bunch, "feature_names", None)
+        frame = getattr(sm.datasets, name).load_pandas().data.select_dtypes("number")
+        x, names = frame.to_numpy(np.float64), list(frame.columns)
+    else:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")()
+        x = np.asarray(bunch.data, dtype=np.float64)
+        names = getattr(bunch, "feature_names", None)
     columns = [re.sub(r"[^A-Za-z0-9_]+", "_", str(c)).strip("_") for c in names] if (
         names is not None) else [f"x{i}" for i in range(x.shape[1])]
     return x, columns  # constant columns are dropped per split (_run_table)
