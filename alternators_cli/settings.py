@@ -91,8 +91,8 @@ class CommonSettings(BaseModel):
     epochs: int = Field(400, ge=1, le=10_000_000, description="Training epochs.")
     epoch_size: int = Field(
         10_000, ge=1, le=100_000_000,
-        description="Points per epoch for built-in sets (fresh each epoch; sequences: "
-        "windows).",
+        description="Points per epoch for built-in sets (fresh each epoch) and for tables "
+        "with more rows (a fresh random subset of them); sequences: windows.",
     )
     batch_size: int = Field(
         500, ge=1, le=10_000_000, description="Batch size (sequences: windows)."

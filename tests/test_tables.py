@@ -294,3 +294,30 @@ def test_header_cells_with_commas_and_line_breaks_round_trip(runner, tmp_path):
     assert_ok(invoke(runner, ["train", path, "--out", tmp_path / "run", *TINY]))
     out = invoke(runner, ["sample", "-c", tmp_path / "run" / "model.pt", "-n", 5]).stdout
     assert parse_csv(out, "samples").columns == ["mass\nkg", "ratio, %"]
+
+
+def test_a_table_larger_than_an_epoch_trains_on_a_fresh_subset_each_epoch():
+    """A table with more rows than --epoch-size gets epochs of that many rows (a fresh
+    random subset each epoch, the same on a rerun), so its training costs what a built-in
+    set's does; a smaller one is still one pass over every row."""
+    rows = mixed_units(1000)
+    data = TrainingData("t", 3, ["a", "b", "c"], False, rows)
+    settings = DistributionSettings(epochs=2, hidden=8, steps=2, epoch_size=300)
+    trainer = Trainer(settings, data, torch.device("cpu"))
+    assert trainer.batches_per_epoch() == -(-300 // trainer.batch_size())
+
+    every_row = {r.tobytes() for r in trainer.normalizer.encode(data.train)}
+
+    def seen(t: Trainer, epoch: int) -> set[bytes]:
+        points = np.concatenate([b.numpy() for b in t.batches(epoch)])
+        rows = {r.tobytes() for r in points}
+        assert len(points) == 300 and len(rows) == 300 and rows <= every_row  # distinct rows
+        return rows
+
+    first, second = seen(trainer, 0), seen(trainer, 1)
+    assert first != second  # a fresh subset each epoch
+    again = Trainer(settings, data, torch.device("cpu"))
+    assert seen(again, 0) == first  # seeded by (seed, epoch)
+    whole = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), data,
+                    torch.device("cpu"))
+    assert sum(len(b) for b in whole.batches(0)) == len(data.train)

@@ -141,7 +141,10 @@ class DistributionKind(ModelKind):
         return None if data.builtin else gaussian_fit(points)
 
     def epoch_rows(self, data: TrainingData, settings) -> int:
-        return settings.epoch_size if data.builtin else len(data)
+        """`epoch_size` points of a built-in set; a table's rows, at most `epoch_size` (a
+        larger table's epoch is a fresh random `epoch_size` of its rows: the cost of
+        training stays that of a built-in set however many rows a table has)."""
+        return settings.epoch_size if data.builtin else min(len(data), settings.epoch_size)
 
     def steps_per_row(self, settings: DistributionSettings) -> int:
         return settings.steps
@@ -166,6 +169,10 @@ class DistributionKind(ModelKind):
                                   derived_seed(settings.seed, epoch))
         else:
             source = data.train
+            if len(source) > settings.epoch_size:  # seeded as above: resumes see the same
+                rng = np.random.default_rng(derived_seed(settings.seed, epoch))
+                source = source[np.sort(rng.choice(len(source), settings.epoch_size,
+                                                   replace=False))]
         sampler = DistributedSampler(
             range(len(source)), num_replicas=trainer.world_size, rank=trainer.rank,
             shuffle=True, seed=settings.seed,
