@@ -169,10 +169,10 @@ class DistributionKind(ModelKind):
                                   derived_seed(settings.seed, epoch))
         else:
             source = data.train
-            if len(source) > settings.epoch_size:  # seeded as above: resumes see the same
+            rows = self.epoch_rows(data, settings)
+            if rows < len(source):  # a fresh subset, seeded as above: resumes see the same
                 rng = np.random.default_rng(derived_seed(settings.seed, epoch))
-                source = source[np.sort(rng.choice(len(source), settings.epoch_size,
-                                                   replace=False))]
+                source = source[np.sort(rng.choice(len(source), rows, replace=False))]
         sampler = DistributedSampler(
             range(len(source)), num_replicas=trainer.world_size, rank=trainer.rank,
             shuffle=True, seed=settings.seed,
