@@ -191,7 +191,7 @@ def parse_times(cells: list[str], column: str, source: str, first_row: int,
             what = "is empty" if not cell.strip() else f"{cell.strip()[:40]!r} is not a date"
             raise BadInput(
                 f"{source}, data row {rows[i]}, time column {column!r}: {what} "
-                "(use ISO dates or timestamps such as 2024-01-31 or 2024-01-31T10:00)"
+                "(use ISO dates or timestamps: YYYY-MM-DD or YYYY-MM-DDThh:mm)"
             )
         parsed.append(value)
     times = np.array(parsed)
