@@ -392,13 +392,12 @@ def test_csv_rows_are_the_bytes_of_savetxt(index):
     x = (rng.standard_normal((n, 3)) * 10.0 ** rng.integers(-8, 9, (n, 3))).astype(np.float32)
     x[1, 1], x[2, 0], x[3, 2], x[4, 0] = np.nan, np.inf, -np.inf, -0.0
     kwargs: dict = {}
+    lead = None  # the integer columns savetxt is given before the points
     if index == "step":
         kwargs["step"] = 7
-    elif index == "path_t":
-        kwargs["index"] = np.stack([np.arange(n) // 10, np.arange(n) % 10], axis=1)
-    lead = kwargs.get("index")
-    if index == "step":
         lead = np.full((n, 1), 7)
+    elif index == "path_t":
+        kwargs["index"] = lead = np.stack([np.arange(n) // 10, np.arange(n) % 10], axis=1)
     buf = io.StringIO()
     if lead is None:
         np.savetxt(buf, x, fmt="%.7g", delimiter=",")
