@@ -72,6 +72,8 @@ class StepMLP(nn.Module):
 
 
 class Alternator(nn.Module):
+    """SPEC section 1: equations (1) and (2) above, trained as docs/model.md says."""
+
     def __init__(self, data_dim: int, config: DistributionSettings):
         super().__init__()
         self.config = config
@@ -116,6 +118,14 @@ class Alternator(nn.Module):
         keep = (1 - alpha - sigma_z**2).clamp_min(0)
         self.register_buffer("z_keep", torch.sqrt(keep).float())  # (T,)
 
+    def extra_observe_flops(self) -> int:
+        """FLOPs per point of an x-update beyond the OPN's layers and projection."""
+        return 0
+
+    def extra_transition_flops(self) -> int:
+        """FLOPs per point of a z-update beyond the STN's layers and projection."""
+        return 0
+
     @property
     def steps(self) -> int:
         return self.config.steps
@@ -152,19 +162,24 @@ class Alternator(nn.Module):
         x = z.new_empty(0)
         for t in range(T):
             eps_x = torch.randn(n, dx, generator=generator, device=device)  # (n, Dx)
-            f = self.opn(self.opn_input(z), opn_bias[t])  # f(z_{t-1}, t): (n, Dx)
-            x = self.x_keep[t] * f + self.sigma_x[t] * eps_x  # (1)
+            x = self.observe(z, t, opn_bias[t], eps_x)  # x_t: (n, Dx)
             if frames is not None:
                 frames[t] = x
             if t == T - 1:
                 break  # z_T is not needed for the output
             eps_z = torch.randn(n, dz, generator=generator, device=device)  # (n, Dz)
-            z = (
-                self.z_in[t] * self.stn(self.stn_input(x), stn_bias[t])
-                + self.z_keep[t] * z
-                + self.sigma_z[t] * eps_z
-            )  # (2)
+            z = self.transition(x, z, t, stn_bias[t], eps_z)  # z_t: (n, Dz)
         return frames if frames is not None else x
+
+    def observe(self, z: Tensor, t: int, opn_bias: Tensor, eps_x: Tensor) -> Tensor:
+        """x_t from z_{t-1}: (1), x_t = sqrt(1 - sigma_x^2) f(z_{t-1}, t) + sigma_x eps_x."""
+        f = self.opn(self.opn_input(z), opn_bias)  # f(z_{t-1}, t): (n, Dx)
+        return self.x_keep[t] * f + self.sigma_x[t] * eps_x
+
+    def transition(self, x: Tensor, z: Tensor, t: int, stn_bias: Tensor, eps_z: Tensor) -> Tensor:
+        """z_t from x_t and z_{t-1}: (2)."""
+        g = self.stn(self.stn_input(x), stn_bias)  # g(x_t, t): (n, Dz)
+        return self.z_in[t] * g + self.z_keep[t] * z + self.sigma_z[t] * eps_z
 
     # ---- training (teacher forcing, docs/model.md) -------------------------------------
 
@@ -281,18 +296,21 @@ def _norm(v: Tensor) -> Tensor:
 def parameter_counts(model: Alternator) -> dict[str, int]:
     opn = sum(p.numel() for p in model.opn.parameters())
     stn = sum(p.numel() for p in model.stn.parameters())
-    return {"opn": opn, "stn": stn, "total": opn + stn}
+    return {"opn": opn, "stn": stn, "total": sum(p.numel() for p in model.parameters())}
+
+
+def step_mlp_flops(net: StepMLP) -> int:
+    """Multiply-adds x 2 of one call of `net` on one row (its matmuls and skip)."""
+    layers = [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]
+    skip = net.skip.numel() if net.d_skip else 0
+    return 2 * (sum(layer.in_features * layer.out_features for layer in layers) + skip)
 
 
 def flops_per_point(model: Alternator) -> int:
     """Multiply-adds x 2 of one sampled point over the T steps (matmuls only)."""
-
-    def matmuls(net: StepMLP) -> int:
-        layers = [net.inp, *[m for m in net.body if isinstance(m, nn.Linear)]]
-        skip = net.skip.numel() if net.d_skip else 0
-        return 2 * (sum(layer.in_features * layer.out_features for layer in layers) + skip)
-
-    stn_step = matmuls(model.stn) + 2 * model.fourier.numel()  # with the projection x B
-    opn_step = matmuls(model.opn) + 2 * model.opn_fourier.numel()  # and z C
+    stn_step = (step_mlp_flops(model.stn) + 2 * model.fourier.numel()  # with x B
+                + model.extra_transition_flops())
+    opn_step = (step_mlp_flops(model.opn) + 2 * model.opn_fourier.numel()  # and z C
+                + model.extra_observe_flops())
     # The last step skips the STN.
     return opn_step * model.steps + stn_step * (model.steps - 1)

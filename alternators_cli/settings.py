@@ -42,6 +42,13 @@ class Objective(StrEnum):
     mse = "mse"  # squared error: the OPN predicts the posterior mean (the authors' loss)
 
 
+class Variant(StrEnum):
+    """Which equations the cycle runs (distributions; docs/model.md)."""
+
+    alternator = "alternator"  # SPEC section 1: fixed Gaussian noise in both updates
+    alternator_pp = "alternator++"  # Rezaei & Dieng 2025: learned noise models in both
+
+
 class Activation(StrEnum):
     """The hidden layers' nonlinearity (distributions; see docs/model.md)."""
 
@@ -162,6 +169,11 @@ class DistributionSettings(CommonSettings):
         description="Spacing of sigma_x between the two: 1 = linear, larger = more steps "
         "at low noise (EDM's rho).",
     )
+    variant: Variant = Field(
+        Variant.alternator,
+        description="alternator, or alternator++ (learned noise models in both updates and "
+        "a noise-matching term in the loss; Rezaei & Dieng 2025).",
+    )
     objective: Objective = Field(
         Objective.energy, description="OPN objective: energy score or mse."
     )
@@ -197,6 +209,12 @@ class DistributionSettings(CommonSettings):
     @model_validator(mode="after")
     def _check(self) -> DistributionSettings:
         self.check_noise()
+        if self.variant is Variant.alternator_pp:
+            if 0 < self.scored_steps < self.steps:
+                raise ValueError("scored_steps applies to variant alternator only "
+                                 "(alternator++ scores every step)")
+            if self.objective is not Objective.energy:
+                raise ValueError("alternator++ trains with objective energy only")
         return self
 
 

@@ -13,7 +13,7 @@ DATA, MODEL, NOISE, TRAINING, RUN = "Data", "Model", "Noise", "Training", "Run a
 
 PANELS = {
     DATA: ("kind", "heldout", "normalize", "window", "season", "transform", "increments"),
-    MODEL: ("steps", "latent_dim", "hidden", "layers", "activation", "linear_skip",
+    MODEL: ("variant", "steps", "latent_dim", "hidden", "layers", "activation", "linear_skip",
             "fourier_features", "fourier_scale", "opn_fourier_features", "opn_fourier_scale"),
     NOISE: ("noise_max", "noise_min", "schedule_rho", "alpha", "sigma_z_scale"),
     TRAINING: ("epochs", "epoch_size", "batch_size", "lr", "ema", "objective", "draws",

@@ -25,6 +25,7 @@ from alternators_cli.settings import (
     Objective,
     Precision,
     Transform,
+    Variant,
 )
 
 
@@ -43,6 +44,7 @@ def train(
     season: Annotated[str | None, setting("season")] = None,
     transform: Annotated[Transform | None, setting("transform")] = None,
     increments: Annotated[bool | None, setting("increments")] = None,
+    variant: Annotated[Variant | None, setting("variant")] = None,
     steps: Annotated[int | None, setting("steps")] = None,
     latent_dim: Annotated[int | None, setting("latent_dim")] = None,
     hidden: Annotated[int | None, setting("hidden")] = None,

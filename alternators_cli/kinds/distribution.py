@@ -20,7 +20,7 @@ from alternators_cli.kinds.base import (
     named_columns,
 )
 from alternators_cli.normalize import Normalizer, gaussian_fit, integer_columns
-from alternators_cli.settings import DistributionSettings, Kind
+from alternators_cli.settings import DistributionSettings, Kind, Variant
 from alternators_cli.training_data import TrainingData, derived_seed
 
 if TYPE_CHECKING:
@@ -109,8 +109,10 @@ class DistributionKind(ModelKind):
 
     def build_model(self, dim: int, settings: DistributionSettings) -> nn.Module:
         from alternators_cli.model import Alternator
+        from alternators_cli.model_pp import AlternatorPP
 
-        return Alternator(dim, settings)
+        variants = {Variant.alternator: Alternator, Variant.alternator_pp: AlternatorPP}
+        return variants[settings.variant](dim, settings)
 
     def adapt_settings(self, data: TrainingData, settings: DistributionSettings) -> None:
         if not data.builtin and "latent_dim" not in settings.model_fields_set:
