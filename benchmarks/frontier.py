@@ -46,7 +46,9 @@ PEER_BATCH = 500
 PEER_EMA = 0.999
 SAMPLERS = {"cfm": ("euler", "midpoint", "heun"), "ddpm": ("ddim", "dpm++")}
 EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "ddim": 1, "dpm++": 1}
-KIND_NAMES = {"alternator": "alternator", "cfm": "flow matching", "ddpm": "diffusion"}
+KIND_NAMES = {"alternator": "alternator", "alternatorpp": "alternator++", "cfm": "flow matching",
+              "ddpm": "diffusion"}
+VARIANTS = {"alternator": "alternator", "alternatorpp": "alternator++"}  # kind: --variant
 TARGET_SETS = 3  # the issue's target: lowest on >= 3 of 4 sets at every budget from T = 2
 
 
@@ -92,6 +94,8 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--widths", type=int_list, default=[64, 128])
     parser.add_argument("--layers", type=common.positive, default=3)
     parser.add_argument("--eval-draws", type=common.positive, default=2)
+    parser.add_argument("--no-pp", dest="pp", action="store_false",
+                        help="leave Alternator++ (--variant alternator++) off the frontier")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=common.DOCS)
     parser.add_argument("--fresh", action="store_true", help="ignore kept results")
@@ -132,10 +136,11 @@ def sampler_steps(sampler: str, nfe: int) -> int | None:
 # ---- the alternator --------------------------------------------------------------------
 
 
-def alternator_epoch_s(name: str, steps: int, seed: int) -> float:
-    """CPU seconds per epoch of the alternator at T = `steps`: a pilot of PILOT_EPOCHS after
-    one warm-up epoch (the first is slower)."""
-    trainer = common.builtin_trainer(name, seed, {"steps": steps, "threads": 1})
+def alternator_epoch_s(name: str, steps: int, seed: int, variant: str = "alternator") -> float:
+    """CPU seconds per epoch of the alternator (or `variant`) at T = `steps`: a pilot of
+    PILOT_EPOCHS after one warm-up epoch (the first is slower)."""
+    trainer = common.builtin_trainer(name, seed, {"steps": steps, "threads": 1,
+                                                  "variant": variant})
     marks = []
 
     def on_epoch(report) -> bool:
@@ -146,12 +151,14 @@ def alternator_epoch_s(name: str, steps: int, seed: int) -> float:
     return (marks[-1] - marks[0]) / PILOT_EPOCHS
 
 
-def train_alternator(name: str, steps: int, budget_s: float, seed: int):
-    """(trainer, CPU seconds, epochs run): the default settings at T = `steps`, with the
-    epochs that fit `budget_s` (so the lr schedule ends at the budget), stopped at it."""
-    epochs = max(1, int(budget_s / alternator_epoch_s(name, steps, seed)))
+def train_alternator(name: str, steps: int, budget_s: float, seed: int,
+                     variant: str = "alternator"):
+    """(trainer, CPU seconds, epochs run): the default settings at T = `steps` (and
+    `variant`), with the epochs that fit `budget_s` (so the lr schedule ends at the
+    budget), stopped at it."""
+    epochs = max(1, int(budget_s / alternator_epoch_s(name, steps, seed, variant)))
     trainer = common.builtin_trainer(name, seed, {"steps": steps, "epochs": epochs,
-                                                  "threads": 1})
+                                                  "threads": 1, "variant": variant})
     start = time.process_time()
     trainer.run(lambda report: time.process_time() - start < budget_s)
     return trainer, time.process_time() - start, trainer.epoch
@@ -307,13 +314,17 @@ def validation(points: np.ndarray, name: str) -> float:
 
 
 def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
-    """{"alternator": {T: row}, "cfm": {T: row}, "ddpm": {T: row}} for one set."""
+    """{"alternator": {T: row}, "alternatorpp": {T: row} (unless --no-pp), "cfm": {T: row},
+    "ddpm": {T: row}} for one set."""
     stem = f"{name}-data{common.array_fingerprint(common.draw_builtin(name, 1000, seed=0))}"
     out: dict = {"alternator": {}, "cfm": {}, "ddpm": {}, "budget_s": budget_s}
     normalizer = None
-    for T in args.steps:
-        def compute(T=T):
-            trainer, cpu_s, epochs = train_alternator(name, T, budget_s, args.seed)
+    lanes = [(kind, T) for kind in VARIANTS if kind == "alternator" or args.pp
+             for T in args.steps]
+    for kind, T in lanes:
+        def compute(T=T, kind=kind):
+            trainer, cpu_s, epochs = train_alternator(name, T, budget_s, args.seed,
+                                                      VARIANTS[kind])
             model = trainer.sampling_model()
             ratios = scored(lambda j: common.sample(model, trainer.normalizer, N_EVAL,
                                                     seed=10_000 + 1000 * j), name,
@@ -322,9 +333,9 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
                     "epochs": epochs, "energy_draws": ratios,
                     "energy": float(np.mean(ratios))}
 
-        row = cache.get_or_compute(f"alternator-{stem}-T{T}", compute)
-        out["alternator"][T] = row
-        print(f"{name} alternator T={T}: {row}", file=sys.stderr, flush=True)
+        row = cache.get_or_compute(f"{kind}-{stem}-T{T}", compute)
+        out.setdefault(kind, {})[T] = row
+        print(f"{name} {KIND_NAMES[kind]} T={T}: {row}", file=sys.stderr, flush=True)
     budgets = {T: out["alternator"][T]["flops"] for T in args.steps}
     for kind in ("cfm", "ddpm"):
         candidates: dict = {T: [] for T in args.steps}
@@ -396,6 +407,8 @@ def default_budget(sets: list[str], seed: int) -> float:
 
 
 def winner(results: dict, name: str, T: int) -> str:
+    """The lowest of the models within the budget at T: the alternator and the peers
+    (Alternator++ at T costs about twice the budget; it has its own column)."""
     rows = {k: results[name][k][T]["energy"] for k in ("alternator", "cfm", "ddpm")
             if T in results[name][k]}
     return min(rows, key=rows.get)
@@ -427,11 +440,19 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
         "The alternator: default settings but T, epochs fitted to the budget. Energy "
         "ratio: distance / noise floor (1 = the floor; lower is better). FLOPs per point "
         "in thousands (k).",
+    ]
+    pp = all("alternatorpp" in results[name] for name in sets)
+    if pp:
+        lines[-1] += (" Alternator++ (`--variant alternator++`, docs/model.md): the same, "
+                      "trained for the same budget; its two noise networks make a point cost "
+                      "about twice the alternator's at the same T, so it is shown in its own "
+                      "column with its FLOPs and is not in the lowest-within-budget column.")
+    lines += [
         "",
         "| data | T | alternator FLOPs/pt | alternator (train CPU s) | best flow matching "
         "(sampler, NFE, FLOPs/pt, width, lr, train CPU s) | best diffusion (same) | "
-        "lowest |",
-        "|---|---|---|---|---|---|---|",
+        "lowest |" + (" alternator++ (FLOPs/pt, epochs, train CPU s) |" if pp else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if pp else ""),
     ]
     for name in sets:
         for T in steps:
@@ -441,9 +462,14 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
                 row = results[name][kind].get(T)
                 star = "*" if row and row["flops"] > alt["flops"] else ""
                 cells.append(describe(row) + star if row else "—")
+            if pp:
+                row = results[name]["alternatorpp"][T]
+                cells.append(f"{row['energy']:.2f} ({row['flops'] / 1e3:.0f}k, "
+                             f"{row['epochs']} ep, {row['train_cpu_s']:.0f} s)")
             lines.append(f"| {name} | {T} | {alt['flops'] / 1e3:.0f}k | {alt['energy']:.2f} "
                          f"({alt['train_cpu_s']:.0f}) | {cells[0]} | {cells[1]} | "
-                         f"{KIND_NAMES[winner(results, name, T)]} |")
+                         f"{KIND_NAMES[winner(results, name, T)]} |"
+                         + "".join(f" {c} |" for c in cells[2:]))
     lines += ["", "Per budget, the sets on which the alternator is lowest:"]
     ok = True
     for T in steps:
@@ -456,6 +482,16 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
     lines += ["", f"Target: alternator lowest on >= {min(TARGET_SETS, len(sets))} of "
               f"{len(sets)} sets at every budget from 2 steps up: {'met' if ok else 'MISSED'}"
               f" (at this training budget)."]
+    if pp:
+        pairs = [(name, T) for name in sets for T in steps]
+        lower = [(n, T) for n, T in pairs if results[n]["alternatorpp"][T]["energy"]
+                 < results[n]["alternator"][T]["energy"]]
+        ratio = np.median([results[n]["alternatorpp"][T]["flops"]
+                           / results[n]["alternator"][T]["flops"] for n, T in pairs])
+        lines += ["", f"Alternator++ against the alternator at the same T (same training "
+                  f"budget, {ratio:.2f}x its sampling FLOPs): lower on {len(lower)} of "
+                  f"{len(pairs)} (set, T) pairs"
+                  + (f" ({', '.join(f'{n} T = {T}' for n, T in lower)})." if lower else ".")]
     return "\n".join(lines)
 
 
@@ -468,11 +504,13 @@ def plot(results: dict, sets: list[str], steps: list[int], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(sets), figsize=(3.0 * len(sets), 2.9), dpi=72,
                              squeeze=False)
-    style = {"alternator": ("tab:blue", "o"), "cfm": ("tab:orange", "s"),
-             "ddpm": ("tab:green", "^")}
+    style = {"alternator": ("tab:blue", "o"), "alternatorpp": ("tab:purple", "D"),
+             "cfm": ("tab:orange", "s"), "ddpm": ("tab:green", "^")}
     for ax, name in zip(axes[0], sets, strict=True):
         for kind, (color, marker) in style.items():
-            rows = [results[name][kind][T] for T in steps if T in results[name][kind]]
+            rows = [results[name][kind][T] for T in steps if T in results[name].get(kind, {})]
+            if not rows:
+                continue
             ax.plot([r["flops"] for r in rows], [r["energy"] for r in rows], marker=marker,
                     color=color, label=KIND_NAMES[kind], ms=4, lw=1)
         ax.set_xscale("log")
