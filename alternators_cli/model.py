@@ -296,7 +296,8 @@ def _norm(v: Tensor) -> Tensor:
 def parameter_counts(model: Alternator) -> dict[str, int]:
     opn = sum(p.numel() for p in model.opn.parameters())
     stn = sum(p.numel() for p in model.stn.parameters())
-    return {"opn": opn, "stn": stn, "total": sum(p.numel() for p in model.parameters())}
+    total = sum(p.numel() for p in model.parameters())
+    return {"opn": opn, "stn": stn, "noise_models": total - opn - stn, "total": total}
 
 
 def step_mlp_flops(net: StepMLP) -> int:

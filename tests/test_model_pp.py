@@ -155,7 +155,8 @@ def test_flops_and_parameters_count_the_noise_models():
     assert flops_per_point(model) - flops_per_point(plain) == extra
     counts = parameter_counts(model)
     assert counts["total"] == sum(p.numel() for p in model.parameters())
-    assert counts["total"] > counts["opn"] + counts["stn"]
+    assert counts["noise_models"] == counts["total"] - counts["opn"] - counts["stn"] > 0
+    assert parameter_counts(plain)["noise_models"] == 0
 
 
 def test_settings_refuse_what_alternator_pp_does_not_run():

@@ -28,8 +28,11 @@ def print_info(d: dict) -> None:
         f"{d['data']['dim']}-D, columns {', '.join(d['data']['columns'][:8])})"
     table.add_row("data", data_desc)
     table.add_row("held-out rows", str(d["heldout_rows"]))
-    table.add_row("parameters", f"{d['parameters']['total']:,} (OPN {d['parameters']['opn']:,}, "
-                                f"STN {d['parameters']['stn']:,})")
+    counts = d["parameters"]
+    noise = counts.get("noise_models", 0)  # Alternator++'s eps_psi and eps_nu
+    table.add_row("parameters", f"{counts['total']:,} (OPN {counts['opn']:,}, STN "
+                                f"{counts['stn']:,}" + (f", noise models {noise:,})" if noise
+                                                        else ")"))
     table.add_row("epochs trained", str(d["epochs_trained"]))
     table.add_row("final loss", "-" if d["final_loss"] is None else f"{d['final_loss']:.5g}")
     if d.get("train_seconds") is not None:
