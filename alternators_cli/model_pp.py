@@ -54,7 +54,7 @@ class AlternatorPP(Alternator):
     def extra_transition_flops(self) -> int:
         return step_mlp_flops(self.nu) + 2 * self.nu_skip.numel()
 
-    def eps_psi(self, z_in: Tensor, t) -> Tensor:
+    def eps_psi(self, z_in: Tensor, t: int) -> Tensor:
         """eps_psi(z_{t-1}, t) from the OPN's input features of z_{t-1}."""
         return self.psi(z_in, self.psi.step(self.step_features[t]))
 
