@@ -14,19 +14,11 @@ from typing import Annotated, Any
 
 import typer
 
+from alternators_cli import choices
 from alternators_cli.cli.common import err, interrupting_signals, is_quiet, say, warn
 from alternators_cli.cli.options import RUN, setting
 from alternators_cli.errors import Interrupted
-from alternators_cli.settings import (
-    ALL_FIELDS,
-    Activation,
-    Kind,
-    Normalize,
-    Objective,
-    Precision,
-    Transform,
-    Variant,
-)
+from alternators_cli.settings import ALL_FIELDS
 
 
 def train(
@@ -37,19 +29,19 @@ def train(
             help="A built-in data set name, a .csv / .npy file, or - for CSV on stdin.",
         ),
     ],
-    kind: Annotated[Kind | None, setting("kind")] = None,
+    kind: Annotated[choices.Kind | None, setting("kind")] = None,
     heldout: Annotated[float | None, setting("heldout")] = None,
-    normalize: Annotated[Normalize | None, setting("normalize")] = None,
+    normalize: Annotated[choices.Normalize | None, setting("normalize")] = None,
     window: Annotated[int | None, setting("window")] = None,
     season: Annotated[str | None, setting("season")] = None,
-    transform: Annotated[Transform | None, setting("transform")] = None,
+    transform: Annotated[choices.Transform | None, setting("transform")] = None,
     increments: Annotated[bool | None, setting("increments")] = None,
-    variant: Annotated[Variant | None, setting("variant")] = None,
+    variant: Annotated[choices.Variant | None, setting("variant")] = None,
     steps: Annotated[int | None, setting("steps")] = None,
     latent_dim: Annotated[int | None, setting("latent_dim")] = None,
     hidden: Annotated[int | None, setting("hidden")] = None,
     layers: Annotated[int | None, setting("layers")] = None,
-    activation: Annotated[Activation | None, setting("activation")] = None,
+    activation: Annotated[choices.Activation | None, setting("activation")] = None,
     linear_skip: Annotated[bool | None, setting("linear_skip")] = None,
     fourier_features: Annotated[int | None, setting("fourier_features")] = None,
     fourier_scale: Annotated[float | None, setting("fourier_scale")] = None,
@@ -65,10 +57,10 @@ def train(
     batch_size: Annotated[int | None, setting("batch_size")] = None,
     lr: Annotated[float | None, setting("lr")] = None,
     ema: Annotated[float | None, setting("ema")] = None,
-    objective: Annotated[Objective | None, setting("objective")] = None,
+    objective: Annotated[choices.Objective | None, setting("objective")] = None,
     draws: Annotated[int | None, setting("draws")] = None,
     scored_steps: Annotated[int | None, setting("scored_steps")] = None,
-    precision: Annotated[Precision | None, setting("precision")] = None,
+    precision: Annotated[choices.Precision | None, setting("precision")] = None,
     threads: Annotated[int | None, setting("threads")] = None,
     seed: Annotated[int | None, setting("seed")] = None,
     device: Annotated[str | None, setting("device")] = None,
