@@ -29,10 +29,10 @@ def print_info(d: dict) -> None:
     table.add_row("data", data_desc)
     table.add_row("held-out rows", str(d["heldout_rows"]))
     counts = d["parameters"]
-    noise = counts.get("noise_models", 0)  # Alternator++'s eps_psi and eps_nu
-    table.add_row("parameters", f"{counts['total']:,} (OPN {counts['opn']:,}, STN "
-                                f"{counts['stn']:,}" + (f", noise models {noise:,})" if noise
-                                                        else ")"))
+    parts = [f"OPN {counts['opn']:,}", f"STN {counts['stn']:,}"]
+    if counts.get("noise_models"):  # Alternator++'s eps_psi and eps_nu
+        parts.append(f"noise models {counts['noise_models']:,}")
+    table.add_row("parameters", f"{counts['total']:,} ({', '.join(parts)})")
     table.add_row("epochs trained", str(d["epochs_trained"]))
     table.add_row("final loss", "-" if d["final_loss"] is None else f"{d['final_loss']:.5g}")
     if d.get("train_seconds") is not None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from alternators_cli.choices import Kind, Variant
 from alternators_cli.datasets import draw_builtin
 from alternators_cli.errors import BadInput
 from alternators_cli.kinds.base import (
@@ -20,7 +21,7 @@ from alternators_cli.kinds.base import (
     named_columns,
 )
 from alternators_cli.normalize import Normalizer, gaussian_fit, integer_columns
-from alternators_cli.settings import DistributionSettings, Kind, Variant
+from alternators_cli.settings import DistributionSettings
 from alternators_cli.training_data import TrainingData, derived_seed
 
 if TYPE_CHECKING:
