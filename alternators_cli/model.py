@@ -187,6 +187,32 @@ class Alternator(nn.Module):
         """The training loss (so that DistributedDataParallel sees a forward call)."""
         return self.loss(x, generator)
 
+    def latent_path(self, z_hat: Tensor, noise: Tensor, residual=None) -> tuple[Tensor, Tensor]:
+        """The teacher-forced latent path (2) without its fresh noise, from z_hat: (T-1, B, Dz)
+        the STN's outputs at steps 1..T-1 and noise: (T, m, B, Dz) the latent draws:
+
+            zbar_0 = 0, s_0 = 1;  z_{t-1} = zbar_{t-1} + s_{t-1} noise[t, 0] (the first draw)
+            zbar_t = sqrt(alpha) z_hat_t + sqrt(1 - alpha - sigma_z^2) r_t,  s_t = sigma_z[t]
+
+        with r_t = z_{t-1}, or residual(t, z_{t-1}) where the residual path is a network
+        (Alternator++'s eps_nu). Returns zbar_{t-1} for t = 1..T, (T, B, Dz), and s_{t-1}, (T,).
+        """
+        B, dz, device = noise.shape[2], noise.shape[3], noise.device
+        zbar = torch.zeros(B, dz, device=device)  # zbar_0 = 0 and s_0 = 1: z_0 ~ N(0, I)
+        z_bars = [zbar]
+        scale = torch.ones((), device=device)
+        # unbind, not z_hat[t]: the backward of T selects writes T zero-filled (T, B, Dz)
+        # gradients and adds them up; unbind's backward is one stack.
+        steps = zip(z_hat.unbind(0), noise[:-1, 0].unbind(0), strict=True)  # z_t, t = 1..T-1
+        for t, (z_hat_t, noise_t) in enumerate(steps):
+            z_prev = zbar + scale * noise_t  # the path follows the first draw, (B, Dz)
+            r = z_prev if residual is None else residual(t, z_prev)  # (B, Dz)
+            zbar = self.z_in[t] * z_hat_t + self.z_keep[t] * r
+            scale = self.sigma_z[t]
+            z_bars.append(zbar)
+        scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
+        return torch.stack(z_bars), scales
+
     def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Teacher-forced training loss for a batch of data x: (B, Dx), normalised units.
 
@@ -214,19 +240,7 @@ class Alternator(nn.Module):
         # Latent path (2): zbar_t is z_t without its fresh noise; s_t the noise scale.
         m = cfg.draws if cfg.objective is Objective.energy else 1
         noise = torch.randn(T, m, B, dz, generator=generator, device=device)  # (T, m, B, Dz)
-        zbar = torch.zeros(B, dz, device=device)  # zbar_0 = 0 and s_0 = 1: z_0 ~ N(0, I)
-        z_bars = [zbar]
-        scale = torch.ones((), device=device)
-        # unbind, not z_hat[t]: the backward of T selects writes T zero-filled (T, B, Dz)
-        # gradients and adds them up; unbind's backward is one stack.
-        steps = zip(z_hat.unbind(0), noise[:-1, 0].unbind(0), strict=True)  # z_t, t = 1..T-1
-        for t, (z_hat_t, noise_t) in enumerate(steps):
-            z_prev = zbar + scale * noise_t  # the path follows the first draw, (B, Dz)
-            zbar = self.z_in[t] * z_hat_t + self.z_keep[t] * z_prev
-            scale = self.sigma_z[t]
-            z_bars.append(zbar)
-        zbar_prev = torch.stack(z_bars)  # (T, B, Dz): zbar_{t-1} for t = 1..T
-        scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
+        zbar_prev, scales = self.latent_path(z_hat, noise)  # (T, B, Dz), (T,)
         k = cfg.scored_steps
         if 0 < k < T:
             # Score each point's OPN at k random steps only: an unbiased estimate of the

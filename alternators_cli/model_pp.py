@@ -101,21 +101,17 @@ class AlternatorPP(Alternator):
         x_noised = (self.x_keep[:, None, None] * x + self.psi_scale[:, None, None] * eps
                     + self.sigma_b[:, None, None] * eps_base)  # x~_t: (T, B, Dx)
         x_in = self.stn_input(x_noised[:-1])  # (T-1, B, Dx + 2k)
-        g = self.stn(x_in, stn_bias[:-1, None, :]).unbind(0)  # T-1 of (B, Dz)
+        g = self.stn(x_in, stn_bias[:-1, None, :])  # (T-1, B, Dz)
         x_in = x_in.unbind(0)
         noise = torch.randn(T, cfg.draws, B, dz, generator=generator, device=device)
-        zbar = torch.zeros(B, dz, device=device)
-        z_bars, nu_errors = [zbar], []
-        scale = torch.ones((), device=device)
-        for t in range(T - 1):
-            z_prev = zbar + scale * noise[t, 0]  # (B, Dz)
+        nu_errors = []
+
+        def residual(t: int, z_prev: Tensor) -> Tensor:  # eps_nu in place of z_{t-1}
             nu = self.eps_nu(x_in[t], z_prev, t)  # (B, Dz)
             nu_errors.append(_norm(nu - z_prev.detach()))  # (B,)
-            zbar = self.z_in[t] * g[t] + self.z_keep[t] * nu
-            scale = self.sigma_z[t]
-            z_bars.append(zbar)
-        zbar_prev = torch.stack(z_bars)  # (T, B, Dz)
-        scales = torch.cat([torch.ones(1, device=device), self.sigma_z[:-1]])  # (T,)
+            return nu
+
+        zbar_prev, scales = self.latent_path(g, noise, residual)  # (T, B, Dz), (T,)
         z_prev = zbar_prev[:, None] + scales[:, None, None, None] * noise  # (T, m, B, Dz)
         z_in = self.opn_input(z_prev)
         f = self.opn(z_in, opn_bias[:, None, None])  # (T, m, B, Dx)
