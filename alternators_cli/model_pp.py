@@ -43,10 +43,10 @@ class AlternatorPP(Alternator):
         self.nu = StepMLP(data_dim + 2 * config.fourier_features + dz, dz, config.hidden,
                           config.layers, d_step, act)
         self.nu_skip = nn.Parameter(torch.eye(dz))  # N: (Dz, Dz)
-        sigma_b = self.sigma_x.new_full(self.sigma_x.shape, config.noise_min)  # (T,)
+        self.sigma_b = config.noise_min  # the base noise of (1++)
         # sqrt(1 - beta_t - sigma_b^2) = sqrt(sigma_x[t]^2 - sigma_b^2): 0 at the last step.
-        self.register_buffer("psi_scale", (self.sigma_x**2 - sigma_b**2).clamp_min(0).sqrt())
-        self.register_buffer("sigma_b", sigma_b)  # (T,)
+        psi_scale = (self.sigma_x**2 - self.sigma_b**2).clamp_min(0).sqrt()
+        self.register_buffer("psi_scale", psi_scale)  # (T,)
 
     def extra_observe_flops(self) -> int:
         return step_mlp_flops(self.psi)
@@ -68,7 +68,7 @@ class AlternatorPP(Alternator):
         z_in = self.opn_input(z)
         f = self.opn(z_in, opn_bias)  # (n, Dx)
         psi = self.eps_psi(z_in, t)  # (n, Dx)
-        return self.x_keep[t] * f + self.psi_scale[t] * psi + self.sigma_b[t] * eps_x
+        return self.x_keep[t] * f + self.psi_scale[t] * psi + self.sigma_b * eps_x
 
     def transition(self, x: Tensor, z: Tensor, t: int, stn_bias: Tensor, eps_z: Tensor) -> Tensor:
         """(2++): z_t from x_t and z_{t-1}."""
@@ -99,7 +99,7 @@ class AlternatorPP(Alternator):
         eps = torch.randn(T, B, dx, generator=generator, device=device)  # eps_t: (T, B, Dx)
         eps_base = torch.randn(T, B, dx, generator=generator, device=device)  # (T, B, Dx)
         x_noised = (self.x_keep[:, None, None] * x + self.psi_scale[:, None, None] * eps
-                    + self.sigma_b[:, None, None] * eps_base)  # x~_t: (T, B, Dx)
+                    + self.sigma_b * eps_base)  # x~_t: (T, B, Dx)
         x_in = self.stn_input(x_noised[:-1])  # (T-1, B, Dx + 2k)
         g = self.stn(x_in, stn_bias[:-1, None, :])  # (T-1, B, Dz)
         x_in = x_in.unbind(0)
