@@ -30,15 +30,20 @@ def csv_rows(
     formats = [FLOAT_FORMAT] * points.shape[1]
     if index is not None:
         formats = ["%d"] * index.shape[1] + formats
-        points = np.hstack([index.astype(np.float64), points.astype(np.float64)])
     # One %-format per block of rows: the bytes of np.savetxt (which formats the same way,
-    # row by row in Python) at a quarter of its time; blocks bound the Python floats held
-    # at once when a caller passes a whole series.
+    # row by row in Python) at a quarter of its time. Blocks bound what is held at once
+    # when a caller passes a whole series: the Python floats, and the index joined to the
+    # points in float64.
     line = ",".join(formats) + "\n"
-    blocks = (points[i : i + CSV_BLOCK_ROWS] for i in range(0, len(points), CSV_BLOCK_ROWS))
-    return b"".join(
-        ((line * len(b)) % tuple(b.ravel().tolist())).encode() for b in blocks
-    )
+
+    def block(i: int) -> bytes:
+        rows = points[i : i + CSV_BLOCK_ROWS]
+        if index is not None:
+            rows = np.hstack([index[i : i + CSV_BLOCK_ROWS].astype(np.float64),
+                              rows.astype(np.float64)])
+        return ((line * len(rows)) % tuple(rows.ravel().tolist())).encode()
+
+    return b"".join(block(i) for i in range(0, len(points), CSV_BLOCK_ROWS))
 
 
 def grid_index(*sizes: int) -> np.ndarray:
