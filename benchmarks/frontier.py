@@ -11,10 +11,11 @@ of network evaluations (NFE) is the most whose FLOPs stay within the alternator'
 point at that T (at least one). Flow matching samples with Euler, midpoint and Heun (two
 evaluations a step), the DDPM with DDIM and DPM-Solver++ (2M), both from `diffusers`. A
 peer's best (lr, width, sampler) at each budget is chosen on a validation draw (n = 2000,
-its own seeds), then scored on --eval-draws fresh draws (n = 5000) like the alternator.
+its own seeds), then scored on --eval-draws fresh draws (n = 5000) like the alternator:
+the same reference draws for every model, so two models' scores pair draw by draw.
 
     python -m benchmarks.frontier [--sets pinwheel] [--budget-s 20] [--steps 1,2,4,8,15]
-                                  [--lrs 1e-3,3e-3] [--widths 64,128] [--eval-draws 2]
+                                  [--lrs 1e-3,3e-3] [--widths 64,128] [--eval-draws 10]
 
 --budget-s 0: the alternator's default training time, measured in the run (a pilot's CPU
 seconds per epoch at T = 15 times the default epochs), for every model.
@@ -93,7 +94,8 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--lrs", type=float_list, default=[1e-3, 3e-3])
     parser.add_argument("--widths", type=int_list, default=[64, 128])
     parser.add_argument("--layers", type=common.positive, default=3)
-    parser.add_argument("--eval-draws", type=common.positive, default=2)
+    parser.add_argument("--eval-draws", type=common.positive, default=10,
+                        help="scored draws per model (one draw's ratio is noisy)")
     parser.add_argument("--no-pp", dest="pp", action="store_false",
                         help="leave Alternator++ (--variant alternator++) off the frontier")
     parser.add_argument("--seed", type=int, default=0)
@@ -414,8 +416,28 @@ def winner(results: dict, name: str, T: int) -> str:
     return min(rows, key=rows.get)
 
 
+def spread(row: dict) -> str:
+    """The mean ratio and its standard error over the scored draws."""
+    draws = np.asarray(row.get("energy_draws", []))
+    if len(draws) < 2:
+        return f"{row['energy']:.2f}"
+    return f"{row['energy']:.2f} ± {draws.std(ddof=1) / math.sqrt(len(draws)):.2f}"
+
+
+def paired_gap(results: dict, name: str, T: int) -> tuple[float, float]:
+    """The alternator's ratio minus the lowest peer's at T, and the standard error of that
+    difference over the scored draws (paired: both are scored against the same draws)."""
+    peer = min((results[name][k][T] for k in ("cfm", "ddpm") if T in results[name][k]),
+               key=lambda r: r["energy"])
+    alt = results[name]["alternator"][T]
+    diff = np.asarray(alt.get("energy_draws", [alt["energy"]])) - np.asarray(
+        peer.get("energy_draws", [peer["energy"]]))
+    se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    return float(diff.mean()), float(se)
+
+
 def describe(row: dict) -> str:
-    return (f"{row['energy']:.2f} ({row['sampler']}, {row['nfe']} NFE, {row['flops'] / 1e3:.0f}k, "
+    return (f"{spread(row)} ({row['sampler']}, {row['nfe']} NFE, {row['flops'] / 1e3:.0f}k, "
             f"w{row['width']}, lr {row['lr']:g}, {row['train_cpu_s']:.0f} s)")
 
 
@@ -436,7 +458,8 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
         "flow matching sampled with Euler, midpoint and Heun, diffusion (DDPM, epsilon, x0 "
         f"clipped to ±{X0_CLIP:g}) with DDIM and DPM-Solver++ 2M; per budget the best "
         f"(lr, width, sampler) within it is chosen on a validation draw (n = {N_VALID}) "
-        f"and scored on {draws} other draw(s) (n = {N_EVAL}, mean), as the alternator is. "
+        f"and scored on {draws} other draw(s) (n = {N_EVAL}; mean ± standard error), as the "
+        "alternator is, against the same reference draws. "
         "The alternator: default settings but T, epochs fitted to the budget. Energy "
         "ratio: distance / noise floor (1 = the floor; lower is better). FLOPs per point "
         "in thousands (k).",
@@ -466,7 +489,7 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
                 row = results[name]["alternatorpp"][T]
                 cells.append(f"{row['energy']:.2f} ({row['flops'] / 1e3:.0f}k, "
                              f"{row['epochs']} ep, {row['train_cpu_s']:.0f} s)")
-            lines.append(f"| {name} | {T} | {alt['flops'] / 1e3:.0f}k | {alt['energy']:.2f} "
+            lines.append(f"| {name} | {T} | {alt['flops'] / 1e3:.0f}k | {spread(alt)} "
                          f"({alt['train_cpu_s']:.0f}) | {cells[0]} | {cells[1]} | "
                          f"{KIND_NAMES[winner(results, name, T)]} |"
                          + "".join(f" {c} |" for c in cells[2:]))
@@ -479,6 +502,13 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
             ok &= len(won) >= need
         lines.append(f"- T = {T} ({results[sets[0]]['alternator'][T]['flops'] / 1e3:.0f}k "
                      f"FLOPs/pt): {len(won)}/{len(sets)} ({', '.join(won) or 'none'})")
+    lines += ["", "The alternator minus the lowest peer, paired over the scored draws "
+              "(mean ± standard error; negative: the alternator is lower):"]
+    for T in steps:
+        gaps = [(s, *paired_gap(results, s, T)) for s in sets]
+        clear = sum(g + 2 * se < 0 for _, g, se in gaps)
+        lines.append(f"- T = {T}: " + ", ".join(f"{s} {g:+.2f} ± {se:.2f}" for s, g, se in gaps)
+                     + f"; lower by more than 2 standard errors on {clear}/{len(sets)}")
     lines += ["", f"Target: alternator lowest on >= {min(TARGET_SETS, len(sets))} of "
               f"{len(sets)} sets at every budget from 2 steps up: {'met' if ok else 'MISSED'}"
               f" (at this training budget)."]

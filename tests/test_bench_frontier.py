@@ -104,3 +104,27 @@ def test_the_table_states_both_budgets_the_winners_and_the_target(tmp_path):
     assert "2 steps up: MISSED" in table
     frontier.plot(results, sets, [1, 2, 4], tmp_path / "frontier.png")
     assert 0 < (tmp_path / "frontier.png").stat().st_size < 150_000
+
+
+def test_the_table_pairs_the_alternator_with_the_lowest_peer_draw_by_draw():
+    """Mean ± standard error per model, and the paired gap to the lowest peer: a gap
+    counts as clear only when it exceeds two standard errors of the paired difference."""
+    results = _fake_results()
+    sets = list(results)
+    for name in sets:
+        for T in (1, 2, 4):
+            base = results[name]["alternator"][T]["energy"]
+            results[name]["alternator"][T]["energy_draws"] = [base - 0.1, base + 0.1]
+            peer = results[name]["cfm"][T]["energy"]
+            # pinwheel's peer moves with the alternator's draws, the others' against them.
+            sign = 1 if name == "pinwheel" else -1
+            results[name]["cfm"][T]["energy_draws"] = [peer - sign * 0.1, peer + sign * 0.1]
+            results[name]["ddpm"][T]["energy_draws"] = [5.0, 5.0]
+    # On checkerboard at T = 4 the alternator (1.25) is lowest, but within the noise.
+    results["checkerboard"]["ddpm"][4].update(energy=1.3, energy_draws=[1.0, 1.6])
+    table = frontier.markdown(results, sets, [1, 2, 4], 20.0, 20.0, 2)
+    assert "| pinwheel | 2 | 2k | 1.50 ± 0.10 (20) | 9.00 ± 0.10 (euler," in table
+    assert "- T = 1: pinwheel +1.50 ± 0.00, checkerboard +1.50 ± 0.20," in table
+    assert ("- T = 4: pinwheel -3.75 ± 0.10, checkerboard -0.05 ± 0.20, 2spirals +0.75 ± 0.20,"
+            " 8gaussians -3.75 ± 0.10; lower by more than 2 standard errors on 2/4") in table
+    assert "- T = 4 (4k FLOPs/pt): 3/4 (pinwheel, checkerboard, 8gaussians)" in table
