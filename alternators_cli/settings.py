@@ -89,6 +89,14 @@ class CommonSettings(BaseModel):
         "auto (column for files and sequences, shared for the built-in 2-D sets).",
     )
 
+    def default_for_data(self, name: str, value: Any) -> bool:
+        """Set `name` to a default that depends on the data (a built-in's own, a table's,
+        a short series'), unless flags, environment or --config gave it: True when set."""
+        if name in self.model_fields_set:
+            return False
+        setattr(self, name, value)
+        return True
+
     def check_noise(self) -> None:
         """SPEC 1: sigma_x falls from noise_max to noise_min, and alpha + sigma_z^2 <= 1
         at every step (the STN's update keeps the latent's variance bounded)."""
@@ -237,8 +245,8 @@ class SequenceSettings(CommonSettings):
     def found_season(self, season: int | None) -> None:
         """`--season auto` resolved: the season found (or None), with the seasonal sigma_z
         default unless --sigma-z-scale was given."""
-        if season is not None and "sigma_z_scale" not in self.model_fields_set:
-            self.sigma_z_scale = SEASONAL_SIGMA_Z_SCALE
+        if season is not None:
+            self.default_for_data("sigma_z_scale", SEASONAL_SIGMA_Z_SCALE)
         self.season = season
 
     @model_validator(mode="after")

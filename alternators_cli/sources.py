@@ -126,8 +126,8 @@ def builtin_defaults(data_spec: str, settings) -> None:
 
     own = BUILTINS[data_spec].settings if data_spec in BUILTINS else {}
     for key, value in own.items():
-        if key in type(settings).model_fields and key not in settings.model_fields_set:
-            setattr(settings, key, value)
+        if key in type(settings).model_fields:
+            settings.default_for_data(key, value)
 
 
 def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[str]]:
@@ -145,15 +145,14 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     train_steps = T - (int(round(T * settings.heldout)) if settings.heldout > 0 else 0)
     notes += resolve_season(settings, series.values[:, :train_steps])
     default = settings.window
-    if "window" not in settings.model_fields_set and train_steps < SHORT_SERIES * default:
-        shortest = max(MIN_WINDOW, 3 * (settings.season or 0))  # a few seasons
-        settings.window = max(2, min(train_steps, max(shortest, train_steps // SHORT_SERIES)))
+    shortest = max(MIN_WINDOW, 3 * (settings.season or 0))  # a few seasons
+    fitted = max(2, min(train_steps, max(shortest, train_steps // SHORT_SERIES)))
+    if train_steps < SHORT_SERIES * default and settings.default_for_data("window", fitted):
         notes.append(f"--window {settings.window} for {train_steps} training steps (the "
                      f"default {default} wants {SHORT_SERIES * default} or more; give "
                      "--window to choose)")
     short = train_steps < SHORT_SERIES * type(settings).model_fields["window"].default
-    if short and "epoch_size" not in settings.model_fields_set:
-        settings.epoch_size = SHORT_EPOCH
+    if short and settings.default_for_data("epoch_size", SHORT_EPOCH):
         notes.append(f"--epoch-size {SHORT_EPOCH} for a short series (give --epoch-size to "
                      "choose)")
     season = settings.season

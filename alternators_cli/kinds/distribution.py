@@ -116,8 +116,8 @@ class DistributionKind(ModelKind):
         return variants[settings.variant](dim, settings)
 
     def adapt_settings(self, data: TrainingData, settings: DistributionSettings) -> None:
-        if not data.builtin and "latent_dim" not in settings.model_fields_set:
-            settings.latent_dim = TABLE_LATENT_DIM
+        if not data.builtin:
+            settings.default_for_data("latent_dim", TABLE_LATENT_DIM)
 
     def fit_points(self, data: TrainingData, settings) -> np.ndarray:
         if data.builtin:
