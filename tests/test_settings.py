@@ -10,7 +10,7 @@ from helpers import assert_ok, invoke, write_csv
 from pydantic import ValidationError
 
 from alternators_cli.errors import BadInput
-from alternators_cli.settings import DistributionSettings, load_train_settings
+from alternators_cli.settings import DistributionSettings, load_train_settings, parse_settings
 
 
 def bad(flags: dict, config=None) -> str:
@@ -180,3 +180,15 @@ def test_precedence_through_the_command_line(runner, tmp_path, monkeypatch):
     assert saved["epochs"] == 3  # file over default
     assert saved["layers"] == DistributionSettings.model_fields["layers"].default  # default
     assert (out / "metrics.csv").read_text().strip().splitlines()[-1].startswith("3,")
+
+
+def test_a_data_default_never_overrides_a_given_setting():
+    """default_for_data fills a setting nobody gave, and leaves one given by a flag (or the
+    environment, or --config: all reach the model as given fields) as it is."""
+    unset = parse_settings({"kind": "sequence"})
+    assert unset.default_for_data("window", 24) and unset.window == 24
+    given = parse_settings({"kind": "sequence", "window": 64})
+    assert not given.default_for_data("window", 24) and given.window == 64
+    # A data default is checked like a flag: an invalid one is refused, not stored.
+    with pytest.raises(ValueError):
+        unset.default_for_data("epoch_size", 0)
