@@ -418,7 +418,7 @@ def winner(results: dict, name: str, T: int) -> str:
 
 def spread(row: dict) -> str:
     """The mean ratio and its standard error over the scored draws."""
-    draws = np.asarray(row.get("energy_draws", []))
+    draws = np.asarray(row["energy_draws"])
     if len(draws) < 2:
         return f"{row['energy']:.2f}"
     return f"{row['energy']:.2f} ± {draws.std(ddof=1) / math.sqrt(len(draws)):.2f}"
@@ -429,9 +429,8 @@ def paired_gap(results: dict, name: str, T: int) -> tuple[float, float]:
     difference over the scored draws (paired: both are scored against the same draws)."""
     peer = min((results[name][k][T] for k in ("cfm", "ddpm") if T in results[name][k]),
                key=lambda r: r["energy"])
-    alt = results[name]["alternator"][T]
-    diff = np.asarray(alt.get("energy_draws", [alt["energy"]])) - np.asarray(
-        peer.get("energy_draws", [peer["energy"]]))
+    diff = np.asarray(results[name]["alternator"][T]["energy_draws"]) - np.asarray(
+        peer["energy_draws"])  # (draws,): the same reference draw j on both sides
     se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     return float(diff.mean()), float(se)
 
@@ -487,7 +486,7 @@ def markdown(results: dict, sets: list[str], steps: list[int], budget_s: float,
                 cells.append(describe(row) + star if row else "—")
             if pp:
                 row = results[name]["alternatorpp"][T]
-                cells.append(f"{row['energy']:.2f} ({row['flops'] / 1e3:.0f}k, "
+                cells.append(f"{spread(row)} ({row['flops'] / 1e3:.0f}k, "
                              f"{row['epochs']} ep, {row['train_cpu_s']:.0f} s)")
             lines.append(f"| {name} | {T} | {alt['flops'] / 1e3:.0f}k | {spread(alt)} "
                          f"({alt['train_cpu_s']:.0f}) | {cells[0]} | {cells[1]} | "

@@ -67,15 +67,15 @@ def test_a_peer_is_chosen_on_validation_within_the_budget():
 
 
 def _peer(energy: float, flops: int, sampler: str = "euler") -> dict:
-    return {"energy": energy, "flops": flops, "sampler": sampler, "nfe": 3, "width": 64,
-            "lr": 3e-3, "train_cpu_s": 20.0}
+    return {"energy": energy, "energy_draws": [energy], "flops": flops, "sampler": sampler,
+            "nfe": 3, "width": 64, "lr": 3e-3, "train_cpu_s": 20.0}
 
 
 def _fake_results() -> dict:
     results = {}
     for name in ["pinwheel", "checkerboard", "2spirals", "8gaussians"]:
-        alt = {T: {"energy": 1.0 + 1 / T, "flops": 1000 * T, "train_cpu_s": 20.0}
-               for T in (1, 2, 4)}
+        alt = {T: {"energy": 1.0 + 1 / T, "energy_draws": [1.0 + 1 / T], "flops": 1000 * T,
+                   "train_cpu_s": 20.0} for T in (1, 2, 4)}
         # The alternator loses on 2spirals at T = 4 and everywhere at T = 1.
         cfm = {T: _peer(0.5 if T == 1 or (name == "2spirals" and T == 4) else 9.0, 900 * T)
                for T in (1, 2, 4)}
