@@ -76,7 +76,8 @@ def load_series() -> list[Series]:
                       ("--season", "12")))
     nino = ds.elnino.load_pandas().data.set_index("YEAR")
     out.append(Series("elnino", "monthly", nino.to_numpy().reshape(-1, 1), ["sst"], 12, 24, 6,
-                      "El Nino sea surface temperature (C), 1950-2010", ("--season", "12")))
+                      "El Nino sea surface temperature (C), 1950-2010",
+                      ("--season", "12", "--no-increments")))
     spots = ds.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()
     out.append(Series("sunspots", "yearly", spots[:, None], ["sunactivity"], 11, 20, 5,
                       "yearly sunspot activity, 1700-2008 (season 11: the solar cycle)"))
