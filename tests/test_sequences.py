@@ -382,6 +382,45 @@ def test_run_shapes_and_one_step_ahead_causality():
     assert not torch.allclose(xs2[:, 7:], xs[:, 7:])
 
 
+class _AmplifyingSTN(torch.nn.Module):
+    """An STN that returns 4 z_{t-1}: (S3) then multiplies the latent by about 3.5 a step."""
+
+    def __init__(self, data_dim: int, latent_dim: int):
+        super().__init__()
+        self.span = slice(data_dim, data_dim + latent_dim)  # input is [x~_t; z_{t-1}; ...]
+
+    def forward(self, inputs):
+        return 4 * inputs[:, self.span]
+
+
+def test_a_runaway_latent_is_held_and_an_ordinary_one_untouched():
+    from alternators_cli import sequence_model
+
+    torch.manual_seed(0)
+    model = SequenceAlternator(2, _seq_config(increments=False))  # x_t decodes z_{t-1} alone
+    x = torch.randn(4, 400, 2)
+    x[:, 300:] = float("nan")  # a forecast of the last 100 steps
+    with torch.no_grad():
+        ordinary_x, ordinary_z = model.run(x, torch.Generator().manual_seed(1))
+        assert float(ordinary_z.abs().max()) < 5  # the guard is not touched
+        unguarded = sequence_model.Z_LIMIT
+        try:  # the same model without the guard reproduces the ordinary path bit for bit
+            sequence_model.Z_LIMIT = float("inf")
+            same_x, same_z = model.run(x, torch.Generator().manual_seed(1))
+        finally:
+            sequence_model.Z_LIMIT = unguarded
+        assert torch.equal(same_x, ordinary_x) and torch.equal(same_z, ordinary_z)
+
+        model.stn = _AmplifyingSTN(2, model.config.latent_dim)
+        xs, zs = model.run(x, torch.Generator().manual_seed(1))  # unguarded: 3.5^400 = inf
+        assert torch.isfinite(xs).all() and torch.isfinite(zs).all()
+        assert float(zs.abs().max()) == sequence_model.Z_LIMIT
+        # the forecast is what the OPN makes of a latent within the limit
+        corners = sequence_model.Z_LIMIT * (2 * torch.rand(10_000, model.config.latent_dim) - 1)
+        bound = float(model.opn(corners).abs().max())
+        assert float(xs[:, 300:].abs().max()) < 2 * bound + 1
+
+
 def test_loss_with_missing_cells_is_finite_and_backpropagates():
     torch.manual_seed(0)
     model = SequenceAlternator(3, _seq_config())
