@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from alternators_cli.model import energy_terms, hidden_blocks
 from alternators_cli.settings import Activation, SequenceSettings
 
-
 # A path's latent is held within +-Z_LIMIT. z_0 ~ N(0, I) and the latents of trained models
 # stay within about +-5 on every path measured; a rare draw whose latent runs away (its STN
 # amplifying z over hundreds of steps) would otherwise reach 1e7 and decode to values far
