@@ -33,9 +33,8 @@ class SequenceAlternator(nn.Module):
 
     with z_0 ~ N(0, I) and constant schedules (the dynamics do not depend on t, so a model
     trained on windows runs for any length); z_t is held within +-Z_LIMIT. The STN also
-    reads z_{t-1}: the latent then
-    carries what one observation cannot (velocities, unobserved channels). Missing cells
-    are NaN in every input, and S2 is applied per cell.
+    reads z_{t-1}: the latent then carries what one observation cannot (velocities,
+    unobserved channels). Missing cells are NaN in every input, and S2 is applied per cell.
     """
 
     def __init__(self, data_dim: int, config: SequenceSettings):
