@@ -154,7 +154,8 @@ class Model:
     def evaluate(self, reference=None, n: int = 5000, seed: int = 0) -> dict:
         """The report of `alternators evaluate --json` for a distribution model: against
         `reference` (a built-in name, or an array of rows), else the built-in set or the
-        held-out part the model was trained with; beside the Gaussian baseline for a table.
+        held-out part the model was trained with; beside the Gaussian and mixture baselines
+        for a table.
         (For sequence models, use `alternators evaluate`.)"""
         from alternators_cli import engine
 

@@ -108,30 +108,25 @@ class Checkpoint:
         return Reference(f"held-out part of {self.data['name']}", False, heldout)
 
     def baseline_samples(self, reference, n: int, seed: int) -> dict | None:
-        """Samples of the baselines fitted on the training part, for a table reference: the
-        Gaussian, with the model's integer columns rounded as the model's are."""
-        from alternators_cli.evaluation import gaussian_baseline
+        """Samples of the baselines fitted on the training part (the Gaussian and the
+        mixture, baselines.py), for a table reference, with the model's integer columns
+        rounded as the model's are."""
+        from alternators_cli import baselines
 
-        fitted = self.gaussian_baseline()
-        if reference.builtin or fitted is None:
+        if reference.builtin:
             return None
-        points = gaussian_baseline(*fitted, n, seed)
+        try:
+            draws = baselines.load(self.payload.get("baseline"), self.dim)
+        except ValueError as err:
+            raise BadInput(f"{self.path} has a damaged {err} baseline") from None
         integer = self.normalizer.integer
-        if integer is not None and integer.any():
-            points[:, integer] = points[:, integer].round()
-        return {"gaussian": points}
-
-    def gaussian_baseline(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(mean, cov) of the Gaussian fitted on the training part, if the file has one."""
-        g = (self.payload.get("baseline") or {}).get("gaussian")
-        if not isinstance(g, dict) or not {"mean", "cov"} <= set(g):
-            return None
-        mean, cov = g["mean"].double().numpy(), g["cov"].double().numpy()
-        d = self.dim
-        if mean.shape != (d,) or cov.shape != (d, d) or not (
-                np.isfinite(mean).all() and np.isfinite(cov).all()):
-            raise BadInput(f"{self.path} has a damaged Gaussian baseline")
-        return mean, cov
+        out = {}
+        for name, draw in draws.items():
+            points = draw(n, seed)
+            if integer is not None and integer.any():
+                points[:, integer] = points[:, integer].round()
+            out[name] = points
+        return out or None
 
     @property
     def heldout(self) -> np.ndarray | None:
@@ -192,7 +187,7 @@ def build_payload(trainer, heldout: np.ndarray | None, train_seconds: float) -> 
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
-        "baseline": None if trainer.baseline is None else {"gaussian": trainer.baseline},
+        "baseline": trainer.baseline,  # name -> parameters (baselines.fit_baselines)
     }
 
 

@@ -219,8 +219,3 @@ def classifier_two_sample(s: np.ndarray, r: np.ndarray, seed: int) -> dict:
     stderr = math.sqrt(0.25 / (2 * m))  # under "indistinguishable"
     return {"accuracy": accuracy, "stderr": stderr, "k": k, "n": 2 * m}
 
-
-def gaussian_baseline(mean: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """n points of the multivariate Gaussian fitted on the training part."""
-    rng = np.random.default_rng(seed)
-    return rng.multivariate_normal(mean, cov, size=n, method="eigh").astype(np.float32)

@@ -1,5 +1,5 @@
 """The scaling of data before training, undone on output, and what else is fitted on the
-training rows of a table (its integer columns, the Gaussian baseline)."""
+training rows of a table (its integer columns)."""
 
 from __future__ import annotations
 
@@ -87,19 +87,6 @@ def positive_log(x: np.ndarray) -> np.ndarray:
         raise BadInput(f"--transform log needs positive values, but the series has "
                        f"{int((x <= 0).sum())} value(s) <= 0 (smallest {np.nanmin(x):g})")
     return np.log(x)
-
-
-MAX_BASELINE_DIM = 512  # a Gaussian baseline's covariance is (D, D): kept up to this D
-
-
-def gaussian_fit(x: np.ndarray) -> dict | None:
-    """The multivariate Gaussian of the training rows (N, D): the baseline `evaluate`
-    scores beside the model. None past MAX_BASELINE_DIM columns or under 2 rows."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[1] > MAX_BASELINE_DIM or len(x) < 2:
-        return None
-    cov = np.atleast_2d(np.cov(x, rowvar=False))
-    return {"mean": torch.from_numpy(x.mean(axis=0)), "cov": torch.from_numpy(cov)}
 
 
 def integer_columns(x: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 # The seam: the only alternators_cli names benchmarks/ uses (see the last section).
+from alternators_cli import baselines as _baselines
 from alternators_cli import checkpoint as _checkpoint
 from alternators_cli import engine as _engine
 from alternators_cli import evaluation as _evaluation
@@ -378,5 +379,5 @@ def score_rows(samples: np.ndarray, rows: np.ndarray, label: str, n: int, seed: 
 
 def gaussian_baseline(train: np.ndarray, n: int, seed: int) -> np.ndarray:
     """n points of the Gaussian fitted on `train`, as `evaluate` draws its baseline."""
-    return _evaluation.gaussian_baseline(train.mean(axis=0), np.cov(train, rowvar=False), n,
-                                         seed)
+    return _baselines.draw_gaussian(train.mean(axis=0), np.cov(train, rowvar=False), n,
+                                    seed)

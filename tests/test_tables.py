@@ -12,7 +12,7 @@ import torch
 from helpers import assert_ok, invoke, stderr_lines
 from typer.testing import CliRunner
 
-from alternators_cli import evaluation
+from alternators_cli import baselines, evaluation
 from alternators_cli.datasets import draw_builtin
 from alternators_cli.normalize import Normalizer, integer_columns
 from alternators_cli.settings import DistributionSettings
@@ -239,20 +239,65 @@ def test_evaluate_a_table_model_beside_its_gaussian_baseline(runner, tmp_path):
     assert_ok(result)
     report = json.loads(result.stdout)
     assert report["n_reference"] == 80 and report["units"] == "standardised"
-    gaussian = report["baselines"]["gaussian"]
-    for r in (report, gaussian):
+    gaussian, mixture = report["baselines"]["gaussian"], report["baselines"]["mixture"]
+    for r in (report, gaussian, mixture):
         e = r["excess_energy"]
         assert e["low"] <= e["value"] <= e["high"]
         assert 0 <= r["c2st"]["accuracy"] <= 1
     assert "too few" in report["warning"]
     text = invoke(runner, ["evaluate", "-c", ckpt, "-n", 500])
     assert_ok(text)
-    assert "gaussian" in text.stdout and "classifier" in text.stdout
+    assert "gaussian" in text.stdout and "mixture" in text.stdout
+    assert "classifier" in text.stdout
     # A user's own test split as the reference.
     test = write(tmp_path / "test.csv", mixed_units(150, seed=9))
     own = json.loads(invoke(runner, ["evaluate", "-c", ckpt, "--reference", test, "--json",
                                      "-n", 500]).stdout)
-    assert own["n_reference"] == 150 and "gaussian" in own["baselines"]
+    assert own["n_reference"] == 150 and {"gaussian", "mixture"} <= set(own["baselines"])
+
+
+def test_mixture_baseline_finds_the_clusters_by_bic():
+    rng = np.random.default_rng(0)
+    units = np.array([1.0, 1000.0, 0.001])
+    two = np.concatenate([rng.normal(0, 1, (300, 3)), rng.normal(6, 0.5, (200, 3))]) * units
+    fit = baselines.mixture_fit(two)
+    order = fit["weights"].argsort()
+    assert torch.allclose(fit["weights"][order], torch.tensor([0.4, 0.6], dtype=torch.float64),
+                          atol=0.01)
+    assert np.allclose(fit["means"][order].numpy() / units, [[6] * 3, [0] * 3], atol=0.2)
+    one = baselines.mixture_fit(rng.normal(0, 1, (500, 4)) @ rng.normal(0, 1, (4, 4)))
+    assert len(one["weights"]) == 1
+    points = baselines.draw_mixture(*(fit[k].numpy() for k in ("weights", "means", "covs")),
+                                    4000, seed=1)
+    assert abs((points[:, 0] > 3).mean() - 0.4) < 0.03
+
+
+def test_mixture_baseline_declines_what_it_cannot_fit():
+    rng = np.random.default_rng(0)
+    assert baselines.mixture_fit(rng.normal(0, 1, (7, 3))) is None  # under 2 (D + 1) rows
+    constant = np.column_stack([rng.normal(0, 1, 50), np.ones(50)])
+    assert baselines.mixture_fit(constant) is None
+    assert baselines.mixture_fit(rng.normal(0, 1, (200, baselines.MAX_MIXTURE_DIM + 1))) is None
+    assert set(baselines.fit_baselines(constant)) == {"gaussian"}
+
+
+@pytest.mark.parametrize("damage", ["nan", "weights", "missing"])
+def test_a_damaged_mixture_baseline_is_refused_in_one_line(runner, tmp_path, damage):
+    data = write(tmp_path / "mixed.csv", mixed_units(200))
+    assert_ok(invoke(runner, ["train", data, "--out", tmp_path / "run", *TINY]))
+    payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    mixture = payload["baseline"]["mixture"]
+    if damage == "nan":
+        mixture["covs"][0, 0, 0] = float("nan")
+    elif damage == "weights":
+        mixture["weights"] = mixture["weights"] * 2
+    else:
+        del mixture["means"]
+    torch.save(payload, tmp_path / "damaged.pt")
+    result = invoke(runner, ["evaluate", "-c", tmp_path / "damaged.pt", "-n", 200])
+    assert result.exit_code == 2
+    (line,) = stderr_lines(result)
+    assert "damaged mixture baseline" in line
 
 
 def test_evaluate_plot_of_many_columns_is_a_pairs_plot(runner, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from alternators_cli.baselines import fit_baselines
 from alternators_cli.choices import Kind, Variant
 from alternators_cli.datasets import draw_builtin
 from alternators_cli.errors import BadInput
@@ -20,7 +21,7 @@ from alternators_cli.kinds.base import (
     SampleStream,
     named_columns,
 )
-from alternators_cli.normalize import Normalizer, gaussian_fit, integer_columns
+from alternators_cli.normalize import Normalizer, integer_columns
 from alternators_cli.settings import DistributionSettings
 from alternators_cli.training_data import TrainingData, derived_seed
 
@@ -141,7 +142,7 @@ class DistributionKind(ModelKind):
         return normalizer
 
     def baseline(self, data: TrainingData, points: np.ndarray) -> dict | None:
-        return None if data.builtin else gaussian_fit(points)
+        return None if data.builtin else fit_baselines(points)
 
     def epoch_rows(self, data: TrainingData, settings) -> int:
         """`epoch_size` points of a built-in set; a table's rows, at most `epoch_size` (a
