@@ -332,6 +332,18 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
     stem = f"{name}-data{common.array_fingerprint(common.draw_builtin(name, 1000, seed=0))}"
     out: dict = {"alternator": {}, "cfm": {}, "ddpm": {}, "budget_s": budget_s}
     normalizer = None
+
+    def set_normalizer():
+        """The set's normalizer, built once and only when a peer needs it."""
+        nonlocal normalizer
+        if normalizer is None:
+            normalizer = common.builtin_trainer(name, args.seed, {}).normalizer
+        return normalizer
+
+    def load_peer(width: int, weights: Path):
+        net = peers.TimeMLP(2, width, args.layers)
+        net.load_state_dict(torch.load(weights))
+        return net.eval()
     lanes = [(kind, T) for kind in VARIANTS if kind == "alternator" or args.pp
              for T in args.steps]
     for kind, T in lanes:
@@ -358,23 +370,15 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
                 weights = cache.dir / f"{key}.pt"
 
                 def compute(kind=kind, width=width, lr=lr, weights=weights):
-                    nonlocal normalizer
-                    if normalizer is None:
-                        normalizer = common.builtin_trainer(name, args.seed, {}).normalizer
                     net, cpu_s, opt_steps = train_best_peer(
-                        kind, name, normalizer, width, args.layers, lr, budget_s, args.seed)
+                        kind, name, set_normalizer(), width, args.layers, lr, budget_s, args.seed)
                     torch.save(net.state_dict(), weights)
                     return {"width": width, "lr": lr, "train_cpu_s": cpu_s,
                             "opt_steps": opt_steps}
 
                 def validate(kind=kind, width=width, weights=weights):
                     # Kept apart from the training, so a new validation reuses the weights.
-                    nonlocal normalizer
-                    if normalizer is None:
-                        normalizer = common.builtin_trainer(name, args.seed, {}).normalizer
-                    net = peers.TimeMLP(2, width, args.layers)
-                    net.load_state_dict(torch.load(weights))
-                    net.eval()
+                    net = load_peer(width, weights)
                     per_eval = peer_flops_per_eval(2, width, args.layers)
                     configs = []
                     for T, flops in budgets.items():
@@ -388,7 +392,7 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
                                 "nfe": steps * EVALS_PER_STEP[sampler],
                                 "flops": steps * EVALS_PER_STEP[sampler] * per_eval,
                                 "valid": validation(peer_draw(kind, sampler, net, steps,
-                                                              normalizer), name)})
+                                                              set_normalizer()), name)})
                     return {"configs": configs}
 
                 row = cache.get_or_compute(key, compute)
@@ -405,13 +409,8 @@ def run_set(name: str, args, cache: common.Cache, budget_s: float) -> dict:
             best = choose(candidates[T], budgets[T])
 
             def compute(best=best, kind=kind):
-                nonlocal normalizer
-                if normalizer is None:
-                    normalizer = common.builtin_trainer(name, args.seed, {}).normalizer
-                net = peers.TimeMLP(2, best["width"], args.layers)
-                net.load_state_dict(torch.load(cache.dir / f"{best['weights']}.pt"))
-                net.eval()
-                ratios = scored(lambda j: common.decode(normalizer, sample_best_peer(
+                net = load_peer(best["width"], cache.dir / f"{best['weights']}.pt")
+                ratios = scored(lambda j: common.decode(set_normalizer(), sample_best_peer(
                     kind, best["sampler"], net, N_EVAL, best["solver_steps"],
                     10_000 + 1000 * j)), name, args.eval_draws)
                 return {**best, "energy_draws": ratios, "energy": float(np.mean(ratios))}
