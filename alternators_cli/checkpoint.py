@@ -120,10 +120,11 @@ class Checkpoint:
         except ValueError as err:
             raise BadInput(f"{self.path} has a damaged {err} baseline") from None
         integer = self.normalizer.integer
+        rounded = integer is not None and integer.any()
         out = {}
         for name, draw in draws.items():
             points = draw(n, seed)
-            if integer is not None and integer.any():
+            if rounded:
                 points[:, integer] = points[:, integer].round()
             out[name] = points
         return out or None
