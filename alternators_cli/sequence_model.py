@@ -43,9 +43,11 @@ class SequenceAlternator(nn.Module):
         self.data_dim = data_dim
         dz = config.latent_dim
         act = Activation.silu  # sequences offer no other
-        # With a season s, both networks also read the value one season back, x~_{t-s},
-        # and a flag saying whether the window has it; the OPN predicts the change from it.
+        # With a season s, both networks also read the value one season back, x~_{t-s}
+        # (with K = season_lags, the mean of x~_{t-s}, ..., x~_{t-Ks} that the path has),
+        # and a flag: the share of those K it has; the OPN predicts the change from it.
         self.season = config.season
+        self.season_lags = getattr(config, "season_lags", 1)
         lag = data_dim + 1 if self.season else 0
         # With increments, both networks read changes d_t = x~_t - x~_{t-1} (and the change a
         # season back) and a flag saying whether x~_{t-1} exists; the OPN predicts the
@@ -88,8 +90,7 @@ class SequenceAlternator(nn.Module):
             eps_x = torch.randn(B, D, generator=generator, device=device)
             extra = []
             if s:  # the value (with increments: the change) one season back, and its flag
-                seen = changes if self.increments else reads
-                lag = torch.cat([seen[t - s], one], dim=-1) if t >= s else none
+                lag = self.seasonal_lag(changes if self.increments else reads, t, none, one)
                 extra.append(lag)
             if self.increments:
                 extra.append(flags[t > 0])
@@ -113,6 +114,17 @@ class SequenceAlternator(nn.Module):
             if self.increments:
                 changes.append(d_t)
         return torch.stack(xs, dim=1), torch.stack(zs, dim=1)
+
+    def seasonal_lag(self, seen: list[Tensor], t: int, none: Tensor, one: Tensor) -> Tensor:
+        """(B, D + 1): the mean of the path's values at t - s, ..., t - Ks (those with
+        t - ks >= 0) and the share of the K it has; zeros before the first season."""
+        s, K = self.season, self.season_lags
+        back = [seen[t - k * s] for k in range(1, K + 1) if t - k * s >= 0]
+        if not back:
+            return none
+        if len(back) == 1:
+            return torch.cat([back[0], one * (1 / K)], dim=-1)
+        return torch.cat([torch.stack(back).mean(dim=0), one * (len(back) / K)], dim=-1)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The training loss (so that DistributedDataParallel sees a forward call)."""

@@ -202,6 +202,10 @@ class SequenceSettings(CommonSettings):
         None, description="The season in steps, e.g. 12 for monthly data, or auto: found in "
         "the training part's changes (autocorrelation); the model reads the value one "
         "season back.")
+    season_lags: int = Field(
+        1, ge=1, le=100, description="With a season: how many seasons back the networks "
+        "read, averaged (1: the value one season back; 3: the mean of the values 1, 2 and "
+        "3 seasons back that the path has).")
     transform: Transform = Field(
         Transform.none, description="log models a positive series on a log scale (undone on "
         "output).")

@@ -159,6 +159,14 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     if season is not None and season >= settings.window:
         raise BadInput(f"--season {season} needs a --window longer than the season (it is "
                        f"{settings.window}): give a larger --window or a shorter series season")
+    lags = settings.season_lags
+    if lags > 1 and season is None:
+        raise BadInput(f"--season-lags {lags} reads values whole seasons back: give --season "
+                       "too")
+    if lags > 1 and lags * season >= settings.window:
+        # A training window must hold all K seasons back, or the model never learns them.
+        raise BadInput(f"--season-lags {lags} x --season {season} needs a --window longer "
+                       f"than {lags * season} steps (it is {settings.window})")
     return series.values, series.columns, notes
 
 

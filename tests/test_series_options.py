@@ -279,3 +279,35 @@ def test_season_refuses_what_is_not_a_whole_number_or_auto(tmp_path, bad):
                                   *TINY])
     assert "--season" in assert_one_line_error(result)
     assert not (tmp_path / "run").exists()
+
+
+def test_season_lags_average_the_seasons_back_the_path_has():
+    # With the OPN's output layer at zero and levels, the OPN's mean is the mean of
+    # x~_{t-s}, ..., x~_{t-Ks} that exist; K = 1 is the value one season back alone.
+    season, T = 2, 9
+    x = torch.arange(1.0, T + 1).view(1, T, 1)
+    for lags in (1, 3):
+        cfg = SequenceSettings(season=season, season_lags=lags, latent_dim=4, hidden=8,
+                               increments=False)
+        model = SequenceAlternator(1, cfg)
+        torch.nn.init.zeros_(model.opn[-1].weight)
+        torch.nn.init.zeros_(model.opn[-1].bias)
+        draws, _ = model.run(x, torch.Generator().manual_seed(0))
+        expected = [np.mean([t + 1 - k * season for k in range(1, lags + 1)
+                             if t - k * season >= 0]) for t in range(season, T)]
+        assert torch.allclose(draws[0, season:, 0],
+                              model.x_keep * torch.tensor(expected, dtype=torch.float32),
+                              atol=5 * model.sigma_x)
+        assert model.opn[0].in_features == 4 + 1 + 1  # one averaged lag and its share
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--season-lags", "2"], "give --season"),
+    (["--season", "6", "--season-lags", "3", "--window", "16"], "longer than 18"),
+])
+def test_season_lags_need_a_season_and_a_window_that_holds_them(tmp_path, option, message):
+    csv = tmp_path / "s.csv"
+    write_series(csv, positive_series())
+    result = invoke(CliRunner(), ["train", csv, "--out", tmp_path / "run", *option, *TINY])
+    assert message in assert_one_line_error(result)
+    assert not (tmp_path / "run").exists()

@@ -34,6 +34,7 @@ def train(
     normalize: Annotated[choices.Normalize | None, setting("normalize")] = None,
     window: Annotated[int | None, setting("window")] = None,
     season: Annotated[str | None, setting("season")] = None,
+    season_lags: Annotated[int | None, setting("season_lags")] = None,
     transform: Annotated[choices.Transform | None, setting("transform")] = None,
     increments: Annotated[bool | None, setting("increments")] = None,
     variant: Annotated[choices.Variant | None, setting("variant")] = None,
