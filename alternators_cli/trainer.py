@@ -76,7 +76,9 @@ class Trainer:
         torch.manual_seed(self.settings.seed)
         points = self.kind.fit_points(self.data, self.settings)
         self.normalizer = self.kind.normalizer(self.data, self.settings, points)
-        self.baseline: dict | None = self.kind.baseline(self.data, points)
+        # Only rank 0 writes the checkpoint, which is all the baselines are fitted for.
+        self.baseline: dict | None = (self.kind.baseline(self.data, points) if self.rank == 0
+                                      else None)
         self.model = self.kind.build_model(self.data.dim, self.settings).to(self.device)
         self.ema = AveragedModel(
             self.model, multi_avg_fn=ema_with_warmup(self.settings.ema), use_buffers=True

@@ -366,3 +366,13 @@ def test_a_table_larger_than_an_epoch_trains_on_a_fresh_subset_each_epoch():
     whole = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), data,
                     torch.device("cpu"))
     assert sum(len(b) for b in whole.batches(0)) == len(data.train)
+
+
+def test_only_the_process_that_writes_the_checkpoint_fits_the_baselines():
+    rows = np.random.default_rng(0).normal(size=(200, 3)).astype(np.float32)
+    data = TrainingData("t", 3, ["a", "b", "c"], False, train=rows)
+    settings = DistributionSettings(epochs=1, hidden=8, device="cpu")
+    writer = Trainer(settings, data, torch.device("cpu"), rank=0)
+    other = Trainer(settings.model_copy(), data, torch.device("cpu"), rank=1)
+    assert set(writer.baseline) >= {"gaussian", "mixture"}
+    assert other.baseline is None
