@@ -376,3 +376,24 @@ def test_only_the_process_that_writes_the_checkpoint_fits_the_baselines():
     other = Trainer(settings.model_copy(), data, torch.device("cpu"), rank=1)
     assert set(writer.baseline) >= {"gaussian", "mixture"}
     assert other.baseline is None
+
+
+def test_a_narrow_files_table_gets_fewer_steps_unless_they_are_given(runner, tmp_path):
+    """The measured default (docs/ablations.md, "Steps of a table"): 8 steps for a file's
+    table of at most 32 columns, 15 for a wider one and for a built-in set; a given
+    --steps is kept, and the checkpoint holds the steps it was built with."""
+    cpu = torch.device("cpu")
+    narrow = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(120))
+    assert Trainer(DistributionSettings(hidden=8), narrow, cpu).model.steps == 8
+    assert Trainer(DistributionSettings(hidden=8, steps=3), narrow, cpu).model.steps == 3
+    wide_rows = np.random.default_rng(0).normal(size=(120, 33)).astype(np.float32)
+    wide = TrainingData("w", 33, [f"c{i}" for i in range(33)], False, wide_rows)
+    assert Trainer(DistributionSettings(hidden=8), wide, cpu).model.steps == 15
+    builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    assert Trainer(DistributionSettings(hidden=8), builtin, cpu).model.steps == 15
+    csv = write(tmp_path / "mixed.csv", mixed_units(200))
+    tiny = ["--epochs", "1", "--hidden", "8", "--device", "cpu"]
+    assert_ok(invoke(runner, ["train", csv, "--out", tmp_path / "run", *tiny]))
+    payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert payload["settings"]["steps"] == 8
+    assert_ok(invoke(runner, ["sample", "-c", tmp_path / "run" / "model.pt", "-n", 5]))
