@@ -33,6 +33,8 @@ from alternators_cli.allocator import reuse_freed_memory as reuse_freed_memory
 from alternators_cli.datasets import BUILTINS, REQUIRED
 from alternators_cli.datasets import draw_builtin as draw_builtin
 from alternators_cli.kinds import build_model
+from alternators_cli.kinds.distribution import NARROW_TABLE as NARROW_TABLE
+from alternators_cli.kinds.distribution import NARROW_TABLE_STEPS as NARROW_TABLE_STEPS
 from alternators_cli.kinds.distribution import TABLE_LATENT_DIM as TABLE_LATENT_DIM
 from alternators_cli.metrics import energy_distance as energy_distance
 from alternators_cli.model import flops_per_point, parameter_counts

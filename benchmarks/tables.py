@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from alternators_cli.kinds.distribution import NARROW_TABLE, NARROW_TABLE_STEPS
 from benchmarks import common
 
 SKLEARN_TABLES = ("iris", "wine", "breast_cancer", "diabetes", "digits")
@@ -110,8 +109,9 @@ def kept_results(fresh: bool = False) -> common.Cache:
     """Where each split's result is kept: under a key of every setting `train` runs with
     (and the sample size), so a change of default never reuses a result of another."""
     settings = common.settings_key(heldout=0.0)
-    settings["latent_dim"] = common.TABLE_LATENT_DIM  # what a table resolves to
-    settings["narrow_table_steps"] = [NARROW_TABLE, NARROW_TABLE_STEPS]  # and its steps
+    # What a table resolves to: its latent size, and its steps by its width.
+    settings["latent_dim"] = common.TABLE_LATENT_DIM
+    settings["narrow_table_steps"] = [common.NARROW_TABLE, common.NARROW_TABLE_STEPS]
     return common.Cache(OUT / common.fingerprint({"settings": settings, "n": N_SAMPLES}),
                         fresh)
 
