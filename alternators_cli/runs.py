@@ -61,6 +61,19 @@ def settings_for(data_spec: str, flags: dict, config: Path | None = None):
     return settings
 
 
+def resolved_settings(data_spec: str, flags: dict, config: Path | None = None):
+    """The settings a run on `data_spec` trains with (`train --print-config`): those of
+    `settings_for`, then the defaults its data decides (a table's steps and latent size,
+    a short series' window), where none was given. Reads the data."""
+    from alternators_cli.kinds import kind_of
+
+    settings = settings_for(data_spec, flags, config)
+    kind = kind_of(settings)
+    data, _ = kind.resolve_data(data_spec, settings)
+    kind.adapt_settings(data, settings)
+    return settings
+
+
 def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path | None = None,
           overwrite: bool = False, resume: bool = False, force_resume: bool = False,
           checkpoint_every: int = 10, events: RunEvents | None = None) -> RunResult:

@@ -122,8 +122,6 @@ class SequenceAlternator(nn.Module):
         back = [seen[t - k * s] for k in range(1, K + 1) if t - k * s >= 0]
         if not back:
             return none
-        if len(back) == 1:
-            return torch.cat([back[0], one * (1 / K)], dim=-1)
         return torch.cat([torch.stack(back).mean(dim=0), one * (len(back) / K)], dim=-1)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -108,6 +108,20 @@ def test_print_config_of_a_sequence_set_has_its_kind_and_defaults(runner):
     assert settings == {**defaults.model_dump(mode="json"), "increments": False}
 
 
+def test_print_config_of_a_table_shows_the_defaults_its_data_decides(runner, tmp_path):
+    table = tmp_path / "table.csv"
+    rng = np.random.default_rng(0)
+    table.write_text("a,b,c\n" + "".join(f"{x:.4f},{y:.4f},{z:.4f}\n"
+                                         for x, y, z in rng.normal(size=(60, 3))))
+    result = invoke(runner, ["train", table, "--print-config"])
+    assert_ok(result)
+    settings = json.loads(result.stdout)
+    # what a narrow table trains with, not the built-in sets' 15 steps and latent of 20
+    assert settings["steps"] == 8 and settings["latent_dim"] == 14
+    given = json.loads(invoke(runner, ["train", table, "--print-config", "--steps", "15"]).stdout)
+    assert given["steps"] == 15
+
+
 def test_a_builtin_default_yields_to_every_source_of_settings(runner, monkeypatch):
     given = invoke(runner, ["train", "lorenz", "--increments", "--print-config"])
     assert_ok(given)

@@ -126,7 +126,7 @@ def train(
     given = locals()
     flags = {name: given[name] for name in ALL_FIELDS}  # the settings' order
     if print_config:
-        settings = runs.settings_for(data_spec, flags, config)
+        settings = runs.resolved_settings(data_spec, flags, config)
         print(json.dumps(settings.model_dump(mode="json"), indent=2))
         return
     display = TrainingDisplay()

@@ -42,11 +42,6 @@ NARROW_TABLE = 32
 NARROW_TABLE_STEPS = 8
 
 
-def table_steps(columns: int) -> int | None:
-    """The steps default of a file's table of `columns` columns (None: the usual 15)."""
-    return NARROW_TABLE_STEPS if columns <= NARROW_TABLE else None
-
-
 class DistributionKind(ModelKind):
     """Rows are independent points; the T steps of the cycle refine one sample."""
 
@@ -130,9 +125,8 @@ class DistributionKind(ModelKind):
     def adapt_settings(self, data: TrainingData, settings: DistributionSettings) -> None:
         if not data.builtin:
             settings.default_for_data("latent_dim", TABLE_LATENT_DIM)
-            steps = table_steps(data.dim)
-            if steps is not None:
-                settings.default_for_data("steps", steps)
+            if data.dim <= NARROW_TABLE:
+                settings.default_for_data("steps", NARROW_TABLE_STEPS)
 
     def fit_points(self, data: TrainingData, settings) -> np.ndarray:
         if data.builtin:
