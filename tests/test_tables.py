@@ -272,6 +272,20 @@ def test_mixture_baseline_finds_the_clusters_by_bic():
     assert abs((points[:, 0] > 3).mean() - 0.4) < 0.03
 
 
+def test_mixture_baseline_runs_on_one_thread_and_gives_the_commands_back(monkeypatch):
+    seen = []
+    real = baselines._em
+    monkeypatch.setattr(baselines, "_em", lambda *a: seen.append(torch.get_num_threads())
+                        or real(*a))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        baselines.mixture_fit(np.random.default_rng(0).normal(0, 1, (200, 3)))
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_mixture_baseline_declines_what_it_cannot_fit():
     rng = np.random.default_rng(0)
     assert baselines.mixture_fit(rng.normal(0, 1, (7, 3))) is None  # under 2 (D + 1) rows
