@@ -173,6 +173,14 @@ def train(data_spec: str, flags: dict, config: Path | None = None, *, out: Path 
         engine.finish_distributed(wait_for_all=finished)
 
 
+def threads_note(trainer) -> str:
+    """'2 thread(s)', with the timings that chose it where they were measured."""
+    chosen = trainer.threads()
+    timed = ", ".join(f"{1000 * s:.0f} ms on {n}"
+                      for n, s in sorted(trainer.thread_timings.items()))
+    return f"{chosen} thread(s)" + (f"; a batch took {timed}" if timed else "")
+
+
 def run_training(settings, training_data, heldout, run_dir: Path, device, checkpoint_every: int,
                  events: RunEvents, state: dict | None = None, rank: int = 0,
                  world_size: int = 1, commit=None, shown_dir: Path | None = None) -> RunResult:
@@ -197,7 +205,7 @@ def run_training(settings, training_data, heldout, run_dir: Path, device, checkp
         events.message(
             f"training on {training_data.name} ({training_data.dim}-D) for {settings.epochs} "
             f"epochs on {device}{processes}"
-            + (f" ({trainer.threads()} thread(s))" if device.type == "cpu" else "")
+            + (f" ({threads_note(trainer)})" if device.type == "cpu" else "")
             + f"; writing {shown_dir}/"
         )
         for note in training_data.notes:  # e.g. a time column, a shorter default --window

@@ -5,6 +5,7 @@ callback, the state through `state_dict`."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,20 @@ from alternators_cli.kinds import kind_of
 from alternators_cli.normalize import Normalizer
 from alternators_cli.settings import DistributionSettings, SequenceSettings
 from alternators_cli.training_data import TrainingData, derived_seed
+
+THREADS_GAIN = 1.15  # more threads must be this much faster than one to be used
+THREAD_PROBES = 3  # timed passes per thread count when choosing
+
+
+def faster_threads(timings: dict[int, float]) -> int:
+    """Of {threads: seconds} timed for the same work, the fewest threads unless more are
+    at least THREADS_GAIN times faster: a thread that barely helps is better left to the
+    rest of the machine."""
+    chosen = min(timings)
+    for threads in sorted(timings):
+        if timings[chosen] >= THREADS_GAIN * timings[threads]:
+            chosen = threads
+    return chosen
 
 
 @dataclass
@@ -64,6 +79,9 @@ class Trainer:
     ema: AveragedModel = field(init=False)
     epoch: int = 0
     history: list[float] = field(default_factory=list)
+    _threads: int | None = field(default=None, init=False, repr=False)
+    # Seconds of one batch's forward and backward by thread count, where they were timed.
+    thread_timings: dict[int, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.settings.batch_size % self.world_size:
@@ -133,12 +151,56 @@ class Trainer:
         are too small to split:
         two threads then wait on each other at every op, and on a busy host each wait is a
         time slice (iris: 50 s at 1 thread against 184 s at 2 beside other work); else
-        torch's own count."""
+        torch's own count if a batch's forward and backward are measured at least
+        THREADS_GAIN times faster on it than on one thread (`measured_threads`). Decided
+        once per run."""
+        if self._threads is None:
+            self._threads = self._choose_threads()
+        return self._threads
+
+    def _choose_threads(self) -> int:
         if self.settings.threads > 0:
             return self.settings.threads
-        if self.device.type == "cpu" and self.kind.small_work(self.data, self.settings):
+        available = torch.get_num_threads()
+        if self.device.type != "cpu" or available == 1:
+            return available
+        if self.kind.small_work(self.data, self.settings):
             return 1
-        return torch.get_num_threads()
+        if self.world_size > 1:  # each process's share is timed by the launcher's choice
+            return available
+        return self.measured_threads(available)
+
+    def measured_threads(self, available: int) -> int:
+        """1 or `available`: whichever runs the first batch's forward and backward faster,
+        timed on a copy of the model (best of THREAD_PROBES in turns), `available` only
+        when at least THREADS_GAIN times faster. Some hosts multiply faster on one thread
+        than on two (a guest whose two vCPUs share a core), others gain 1.4x from two
+        (docs/benchmarks.md, Scale); the thread count does not change the result."""
+        batch = next(iter(self.batches(0)))
+        probe = copy.deepcopy(self.model).train()
+        generator = torch.Generator(device=self.device)
+        previous = torch.get_num_threads()
+
+        def seconds(threads: int) -> float:
+            torch.set_num_threads(threads)
+            generator.manual_seed(0)
+            start = time.perf_counter()
+            with self._autocast():
+                loss = probe(batch, generator)
+            loss.backward()
+            probe.zero_grad(set_to_none=True)
+            return time.perf_counter() - start
+
+        try:
+            seconds(available)  # warm-up: the first pass allocates
+            one, many = math.inf, math.inf
+            for _ in range(THREAD_PROBES):
+                one = min(one, seconds(1))
+                many = min(many, seconds(available))
+        finally:
+            torch.set_num_threads(previous)
+        self.thread_timings = {1: one, available: many}
+        return faster_threads(self.thread_timings)
 
     def run(self, on_epoch: Callable[[EpochReport], bool | None] | None = None) -> None:
         """Train until `settings.epochs`; `on_epoch` returning False stops after that epoch

@@ -328,6 +328,36 @@ def test_evaluate_plot_of_many_columns_is_a_pairs_plot(runner, tmp_path):
     assert image.shape[0] > 600 and image.shape[1] > 600  # a 4 x 4 grid, not one scatter
 
 
+def test_more_threads_only_where_they_are_measured_clearly_faster():
+    from alternators_cli.trainer import faster_threads
+
+    assert faster_threads({1: 1.0, 2: 0.6}) == 2
+    assert faster_threads({1: 1.0, 2: 0.9}) == 1  # 11 % faster: the core is left free
+    assert faster_threads({1: 0.7, 2: 0.8}) == 1  # a host whose two threads are slower
+    assert faster_threads({4: 1.0}) == 4
+
+
+def test_measuring_the_threads_changes_nothing_the_run_learns():
+    builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    settings = {"epochs": 1, "epoch_size": 1200, "batch_size": 400, "hidden": 8, "steps": 3}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        measured = Trainer(DistributionSettings(**settings), builtin, torch.device("cpu"))
+        chosen = measured.threads()
+        assert torch.get_num_threads() == 2 and chosen in (1, 2)
+        assert set(measured.thread_timings) == {1, 2}
+        measured.run()
+        fixed = Trainer(DistributionSettings(**settings, threads=1), builtin,
+                        torch.device("cpu"))
+        assert fixed.threads() == 1 and fixed.thread_timings == {}
+        fixed.run()
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(measured.model.parameters(), fixed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_small_batches_train_on_one_thread_and_restore_the_count():
     before = torch.get_num_threads()
     data = TrainingData("t", 3, ["a", "b", "c"], False, mixed_units(142))
