@@ -160,6 +160,7 @@ class Checkpoint:
             "epochs_trained": int(self.payload["epoch"]),
             "final_loss": history[-1] if history else None,
             "train_seconds": self.payload.get("train_seconds"),
+            "train_threads": self.payload.get("train_threads"),
         }
 
 
@@ -188,6 +189,8 @@ def build_payload(trainer, heldout: np.ndarray | None, train_seconds: float) -> 
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
+        # The CPU threads it trained on (--threads, or measured at 0); None off the CPU.
+        "train_threads": trainer.threads() if trainer.device.type == "cpu" else None,
         "baseline": trainer.baseline,  # name -> parameters (baselines.fit_baselines)
     }
 

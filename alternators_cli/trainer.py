@@ -158,6 +158,11 @@ class Trainer:
             self._threads = self._choose_threads()
         return self._threads
 
+    def fix_threads(self, threads: int) -> None:
+        """Train on `threads` CPU threads, neither measured nor by `--threads` (a benchmark
+        that sets torch's count itself and reports it)."""
+        self._threads = threads
+
     def _choose_threads(self) -> int:
         if self.settings.threads > 0:
             return self.settings.threads

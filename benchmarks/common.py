@@ -298,9 +298,13 @@ def settings_key(**overrides) -> dict:
 
 def builtin_trainer(name: str, seed: int, overrides: dict) -> Trainer:
     """The trainer `alternators train NAME --seed SEED` runs, on the CPU, not yet run:
-    `run(on_epoch)`, `sampling_model()`, `normalizer`, `batches(epoch)`, `settings`."""
+    `run(on_epoch)`, `sampling_model()`, `normalizer`, `batches(epoch)`, `settings`. It
+    trains on torch's thread count at the time it is built (the count the benchmark set
+    and reports), or on `threads` where the overrides give it."""
     data = TrainingData(name, BUILTINS[name].dim, ["x0", "x1"], True)
-    return Trainer(settings(seed=seed, **overrides), data, CPU)
+    trainer = Trainer(settings(seed=seed, **overrides), data, CPU)
+    trainer.fix_threads(overrides.get("threads") or torch.get_num_threads())
+    return trainer
 
 
 def save_trained(trainer: Trainer, path: Path, train_s: float) -> None:
@@ -314,10 +318,9 @@ def train_seconds(path: Path) -> float:
     return float(_checkpoint.load(str(path), device="cpu").payload["train_seconds"])
 
 
-def default_train_threads(name: str) -> int:
-    """The CPU threads `alternators train NAME` picks at `--threads 0` in a process whose
-    torch thread count is this one's now."""
-    return builtin_trainer(name, 0, {}).threads()
+def train_threads(path: Path) -> int | None:
+    """The CPU threads a run's model.pt records it trained on (None: not recorded)."""
+    return _checkpoint.load(str(path), device="cpu").payload.get("train_threads")
 
 
 def load_model(path: Path | str):

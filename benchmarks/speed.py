@@ -270,7 +270,13 @@ def process_rows(quick: bool, authors_best: float | None) -> list[str]:
 # ---- training beside a busy process --------------------------------------------------
 
 
-def busy_rows(quick: bool, default_threads: int) -> list[str]:
+def threads_picked(counts: list[int | None]) -> str:
+    """'2', or '1 / 2 / 1' where the runs picked differently."""
+    shown = ["?" if c is None else str(c) for c in counts]
+    return shown[0] if len(set(shown)) == 1 else " / ".join(shown)
+
+
+def busy_rows(quick: bool) -> list[str]:
     """`alternators train pinwheel --epochs E` (default threads) alone and with one busy
     single-threaded process (a Python loop, not niced) running, in turns; the same with
     GNU OpenMP's default wait (300,000 spins, then sleep), as before the command line set
@@ -296,6 +302,7 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
                         competitor.kill()
                         competitor.wait()
                 seconds.append(common.train_seconds(Path(tmp) / "model.pt"))
+                picked.append(common.train_threads(Path(tmp) / "model.pt"))
             return run
 
         for label, epochs, env in (("default", 3 if quick else 20, {}),
@@ -304,6 +311,7 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
                                    ("OMP_WAIT_POLICY=PASSIVE", 3 if quick else 10,
                                     {"OMP_WAIT_POLICY": "PASSIVE"})):
             seconds: list[float] = []
+            picked: list[int | None] = []  # threads each run trained on, as seconds
             runs = {"alone": train(epochs, False, env), "busy": train(epochs, True, env)}
             walls = common.paired_medians(runs, 1 if quick else 3, warm_up=False)
             alone_s = statistics.median(seconds[0::2])
@@ -312,7 +320,8 @@ def busy_rows(quick: bool, default_threads: int) -> list[str]:
             ratio = busy_s / alone_s
             rows.append(
                 f"| train beside a busy process | `train pinwheel --epochs {epochs}`, {label} "
-                f"(--threads 0 picks {default_threads} here) | alone {work / alone_s:,.0f} "
+                f"(--threads 0 picked {threads_picked(picked[0::2])} alone, "
+                f"{threads_picked(picked[1::2])} busy) | alone {work / alone_s:,.0f} "
                 f"points·steps/s ({alone_s:.1f} s of training, {walls['alone']:.1f} s "
                 f"whole command); with one busy process {work / busy_s:,.0f} points·steps/s "
                 f"({busy_s:.1f} s, {walls['busy']:.1f} s); {ratio:.2f}x the time alone "
@@ -368,7 +377,6 @@ def main() -> None:
     host = common.Host()
     args = parse_args()
     run = set(args.only or SECTIONS)
-    default_threads = common.default_train_threads("pinwheel")  # at torch's own count
     common.reuse_freed_memory()  # as `alternators train` does
     rows = []
     measured = {t: common.matmul_peak(t) for t in (1, 2)}
@@ -388,7 +396,7 @@ def main() -> None:
     if "process" in run:
         rows += process_rows(args.quick, authors_best)
     if "busy" in run:
-        rows += busy_rows(args.quick, default_threads)
+        rows += busy_rows(args.quick)
     for label, overrides in configs.items() if "sampling" in run else ():
         model = common.network(2, common.settings(**overrides))
         flops = common.flops(model)

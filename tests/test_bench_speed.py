@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` is a package at the repository root
@@ -86,3 +87,19 @@ def test_paired_runs_take_turns_and_give_each_its_median():
                                      "b": lambda: calls.append("b")}, 3)
     assert calls == ["a", "b"] * 4  # a warm-up of each, then in turns
     assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
+
+
+def test_the_busy_rows_say_which_thread_count_each_run_picked():
+    assert speed.threads_picked([1, 1, 1]) == "1"
+    assert speed.threads_picked([2, 1, 2]) == "2 / 1 / 2"
+    assert speed.threads_picked([None]) == "?"
+
+
+def test_a_benchmark_trainer_trains_on_the_count_it_was_built_at():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert common.builtin_trainer("pinwheel", 0, {}).threads() == 2  # not re-measured
+        assert common.builtin_trainer("pinwheel", 0, {"threads": 1}).threads() == 1
+    finally:
+        torch.set_num_threads(before)
