@@ -149,6 +149,8 @@ def test_train_activation_reaches_both_networks_and_the_file(runner, tmp_path):
         assert kinds == {"ReLU"}
     shown = json.loads(invoke(runner, ["info", "-c", out / "model.pt", "--json"]).stdout)
     assert shown["settings"]["activation"] == "relu"
+    assert shown["train_threads"] == 1  # the tests run torch on one thread (conftest)
+    assert "on 1 CPU thread(s)" in invoke(runner, ["info", "-c", out / "model.pt"]).stdout
     assert_ok(invoke(runner, ["sample", "-c", out / "model.pt", "-n", 20]))
     result = invoke(runner, ["train", "pinwheel", "--out", tmp_path / "b", "--activation", "tanh"])
     assert_one_line_error(result, 2)

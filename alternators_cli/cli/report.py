@@ -36,7 +36,9 @@ def print_info(d: dict) -> None:
     table.add_row("epochs trained", str(d["epochs_trained"]))
     table.add_row("final loss", "-" if d["final_loss"] is None else f"{d['final_loss']:.5g}")
     if d.get("train_seconds") is not None:
-        table.add_row("training time", f"{d['train_seconds']:.1f}s")
+        threads = d.get("train_threads")
+        on = f" on {threads} CPU thread(s)" if threads else ""
+        table.add_row("training time", f"{d['train_seconds']:.1f}s{on}")
     table.add_row("versions", f"alternators {d['package_version']}, format {d['format_version']}")
     for key, value in d["settings"].items():
         table.add_row(f"  {key}", str(value))
