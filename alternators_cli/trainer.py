@@ -22,6 +22,7 @@ from alternators_cli.training_data import TrainingData, derived_seed
 
 THREADS_GAIN = 1.15  # more threads must be this much faster than one to be used
 THREAD_PROBES = 3  # timed passes per thread count when choosing
+SLOWDOWN = 2.0  # an epoch this many times slower than the fastest re-measures the threads
 
 
 def faster_threads(timings: dict[int, float]) -> int:
@@ -82,6 +83,7 @@ class Trainer:
     _threads: int | None = field(default=None, init=False, repr=False)
     # Seconds of one batch's forward and backward by thread count, where they were timed.
     thread_timings: dict[int, float] = field(default_factory=dict, init=False)
+    _best_rate: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.settings.batch_size % self.world_size:
@@ -207,6 +209,20 @@ class Trainer:
         self.thread_timings = {1: one, available: many}
         return faster_threads(self.thread_timings)
 
+    def _watch_rate(self, rate: float) -> None:
+        """Re-measure a measured choice of several threads once an epoch runs SLOWDOWN
+        times slower than the fastest so far: a process that arrived after the start makes
+        the threads wait on each other (docs/ablations.md, "Threads measured at the start
+        of training"). The rates then start afresh."""
+        if not self.thread_timings or self._threads == 1:
+            return
+        self._best_rate = max(self._best_rate, rate)
+        if rate * SLOWDOWN > self._best_rate:
+            return
+        self._threads = self.measured_threads(self._threads)
+        torch.set_num_threads(self._threads)
+        self._best_rate = 0.0
+
     def run(self, on_epoch: Callable[[EpochReport], bool | None] | None = None) -> None:
         """Train until `settings.epochs`; `on_epoch` returning False stops after that epoch
         (in every process: the processes agree before stopping)."""
@@ -247,6 +263,7 @@ class Trainer:
                 self.epoch, self.settings.epochs, mean_loss, seconds,
                 float(sums[1]) * self.kind.steps_per_row(self.settings) / max(seconds, 1e-9),
             )
+            self._watch_rate(report.points_per_second)
             keep_going = on_epoch is None or on_epoch(report) is not False
             if not bool(self._all_reduce(torch.tensor([float(keep_going)]), "min")[0]):
                 break

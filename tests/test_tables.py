@@ -337,6 +337,30 @@ def test_more_threads_only_where_they_are_measured_clearly_faster():
     assert faster_threads({4: 1.0}) == 4
 
 
+def test_an_epoch_at_half_the_best_rate_measures_the_threads_again(monkeypatch):
+    builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
+    trainer = Trainer(DistributionSettings(epochs=1, hidden=8, steps=2), builtin,
+                      torch.device("cpu"))
+    asked = []
+    monkeypatch.setattr(trainer, "measured_threads", lambda n: asked.append(n) or 1)
+    before = torch.get_num_threads()
+    try:
+        trainer.fix_threads(2)  # chosen by --threads or by a benchmark: never re-measured
+        trainer._watch_rate(100.0)
+        trainer._watch_rate(10.0)
+        assert asked == []
+        trainer.thread_timings = {1: 0.03, 2: 0.02}  # as a measured choice of two leaves it
+        for rate in (80.0, 100.0, 60.0):  # slower, but not half the best
+            trainer._watch_rate(rate)
+        assert asked == [] and trainer.threads() == 2
+        trainer._watch_rate(50.0)  # a process arrived: half the best rate
+        assert asked == [2] and trainer.threads() == 1 and torch.get_num_threads() == 1
+        trainer._watch_rate(5.0)  # on one thread there is nothing left to choose
+        assert asked == [2]
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_measuring_the_threads_changes_nothing_the_run_learns():
     builtin = TrainingData("pinwheel", 2, ["x0", "x1"], True)
     settings = {"epochs": 1, "epoch_size": 1200, "batch_size": 400, "hidden": 8, "steps": 3}
