@@ -54,12 +54,10 @@ def mixture_fit(x: np.ndarray, seed: int = 0) -> dict | None:
     MAX_MIXTURE_DIM columns, under 2 (D + 1) rows, or when a column is constant. In torch
     (float64) on one thread: its operations are too small to share, and two threads that
     wait on each other took 4x longer on fair's 5,000 rows beside one busy process."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    from alternators_cli.engine import one_thread
+
+    with one_thread(torch.device("cpu")):
         return _mixture_fit(x, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _mixture_fit(x: np.ndarray, seed: int) -> dict | None:

@@ -189,8 +189,9 @@ def build_payload(trainer, heldout: np.ndarray | None, train_seconds: float) -> 
         "epoch": trainer.epoch,
         "history": list(trainer.history),
         "train_seconds": float(train_seconds),
-        # The CPU threads it trained on (--threads, or measured at 0); None off the CPU.
-        "train_threads": trainer.threads() if trainer.device.type == "cpu" else None,
+        # The CPU threads it trained on (--threads, or measured at 0); None off the CPU
+        # or before it trained.
+        "train_threads": trainer.chosen_threads if trainer.device.type == "cpu" else None,
         "baseline": trainer.baseline,  # name -> parameters (baselines.fit_baselines)
     }
 

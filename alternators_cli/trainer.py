@@ -160,6 +160,11 @@ class Trainer:
             self._threads = self._choose_threads()
         return self._threads
 
+    @property
+    def chosen_threads(self) -> int | None:
+        """The threads `threads()` settled on, None before it was asked (no measuring)."""
+        return self._threads
+
     def fix_threads(self, threads: int) -> None:
         """Train on `threads` CPU threads, neither measured nor by `--threads` (a benchmark
         that sets torch's count itself and reports it)."""

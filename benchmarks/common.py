@@ -313,14 +313,11 @@ def save_trained(trainer: Trainer, path: Path, train_s: float) -> None:
     torch.save(_checkpoint.build_payload(trainer, None, train_s), path)
 
 
-def train_seconds(path: Path) -> float:
-    """The training seconds (setup and evaluation excluded) a run's model.pt records."""
-    return float(_checkpoint.load(str(path), device="cpu").payload["train_seconds"])
-
-
-def train_threads(path: Path) -> int | None:
-    """The CPU threads a run's model.pt records it trained on (None: not recorded)."""
-    return _checkpoint.load(str(path), device="cpu").payload.get("train_threads")
+def training_record(path: Path) -> tuple[float, int | None]:
+    """The training seconds (setup and evaluation excluded) and CPU threads (None: not
+    recorded) that a run's model.pt records."""
+    payload = _checkpoint.load(str(path), device="cpu").payload
+    return float(payload["train_seconds"]), payload.get("train_threads")
 
 
 def load_model(path: Path | str):

@@ -301,8 +301,9 @@ def busy_rows(quick: bool) -> list[str]:
                     if competitor is not None:
                         competitor.kill()
                         competitor.wait()
-                seconds.append(common.train_seconds(Path(tmp) / "model.pt"))
-                picked.append(common.train_threads(Path(tmp) / "model.pt"))
+                trained_s, threads = common.training_record(Path(tmp) / "model.pt")
+                seconds.append(trained_s)
+                picked.append(threads)
             return run
 
         for label, epochs, env in (("default", 3 if quick else 20, {}),
