@@ -10,7 +10,7 @@ import csv
 import io
 import math
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,9 @@ import numpy as np
 from alternators_cli.errors import BadInput
 
 MAX_COLUMNS = 100_000
+# The header cell over a row index written with the data: pandas' to_csv and R's write.csv
+# leave it empty; pandas names it "Unnamed: 0" when such a file is read and written again.
+ROW_LABEL_HEADERS = ("", "Unnamed: 0")
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Table:
     values: np.ndarray  # (N, D) float64; NaN where a cell is missing
     columns: list[str]
     source: str
+    notes: list[str] = field(default_factory=list)  # what reading did, for the CLI to say
 
 
 def default_columns(d: int) -> list[str]:
@@ -135,6 +139,10 @@ def parse_csv(text: str, source: str) -> Table:
         rows = rows[1:]
         if not rows:
             raise BadInput(f"{source} has a header but no rows of data")
+    labels = header is not None and row_labels(header, rows)
+    if labels:  # read as missing, dropped below; rows and columns keep the file's numbers
+        notes = [row_labels_note(rows)]
+        rows = [["", *row[1:]] for row in rows]
     width = len(header) if header else len(rows[0])
     values = np.empty((len(rows), width), dtype=np.float64)
     for i, row in enumerate(rows):
@@ -153,7 +161,35 @@ def parse_csv(text: str, source: str) -> Table:
             except ValueError:
                 raise BadInput(_not_a_number(source, rows, j, lineno, header)) from None
     columns = header if header else default_columns(width)
+    if labels:
+        return Table(values[:, 1:], columns[1:], source, notes)
     return Table(values, columns, source)
+
+
+def row_labels(header: list[str], rows: list[list[str]]) -> bool:
+    """Whether the first column holds row labels, not data: a row index that pandas' to_csv
+    or R's write.csv wrote beside the data, under an empty name, distinct in every row,
+    and whole numbers or text (fractional numbers under an empty name stay data)."""
+    if len(header) < 2 or header[0].strip() not in ROW_LABEL_HEADERS:
+        return False
+    cells = [row[0].strip() if row else "" for row in rows]
+    if not all(cells) or len(set(cells)) != len(cells):
+        return False
+    return all(_is_whole(c) for c in cells) or not all(_is_number(c) for c in cells)
+
+
+def row_labels_note(rows: list[list[str]]) -> str:
+    first, last = rows[0][0].strip()[:20], rows[-1][0].strip()[:20]
+    return (f"column 1 (unnamed: {first!r} ... {last!r}) is read as row labels, a row "
+            "index written with the data, and is not modelled")
+
+
+def _is_whole(cell: str) -> bool:
+    try:
+        int(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _records(text: str) -> list[str]:

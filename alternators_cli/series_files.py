@@ -63,12 +63,15 @@ def _is_number(cell: str) -> bool:
 
 
 def read_series(spec: str, stdin=None, time_column: str | None = None,
-                id_column: str | None = None) -> Series:
+                id_column: str | None = None, trained_with: tuple[str | None, ...] = ()
+                ) -> Series:
     """A user's series: `.npy` [N, T, D] / [T, D] / [T], or CSV (rows = time, columns =
     channels, empty or NaN = missing) with an optional header and an optional time column
     (named by `time_column`, or found as the column whose cells are ISO dates). Missing
-    times of a regular series come back as empty rows (`Series.notes` says how many)."""
-    from alternators_cli.data import parse_csv, read_sequences
+    times of a regular series come back as empty rows (`Series.notes` says how many).
+    `trained_with`: the model's (time column, id column), read as such where not named and
+    the header has them."""
+    from alternators_cli.data import parse_csv, read_sequences, row_labels, row_labels_note
 
     source = "standard input" if spec == "-" else spec
     if spec != "-" and Path(spec).suffix.lower() == ".npy" and Path(spec).is_file():
@@ -93,6 +96,10 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     if not body:
         raise BadInput(f"{source} has a header but no rows of data")
     first_row = 2 if has_header else 1
+    remembered = (*trained_with, None, None)[:2]
+    if header is not None:
+        time_column = time_column or (remembered[0] if remembered[0] in header else None)
+        id_column = id_column or (remembered[1] if remembered[1] in header else None)
     allow_year = False
     if time_column is not None:
         if header is None:
@@ -111,8 +118,9 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
             have = f"columns: {', '.join(header)}" if header else "no header row"
             raise BadInput(f"--id-column {id_column}: {source} has no such column ({have})")
         id_index = header.index(id_column)
+    labels = header is not None and t_index != 0 and row_labels(header, body)
     texts = [j for j, cell in enumerate(body[0]) if j not in (t_index, id_index)
-             and not _is_number(cell) and not looks_like_time(cell)]
+             and not (labels and j == 0) and not _is_number(cell) and not looks_like_time(cell)]
     if id_index is None and len(texts) == 1 and t_index is not None and header is not None:
         id_index = texts.pop()  # long format: a column naming each row's series
     if texts:
@@ -128,10 +136,9 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
                        "column to line them up: add one, or write one file per series")
     if t_index is None:
         table = parse_csv(text, source)
-        series = Series(_checked(table.values[None], table.columns, source), table.columns,
-                        has_header, None, source)
-        return series
-    special = [j for j in (t_index, id_index) if j is not None]
+        return Series(_checked(table.values[None], table.columns, source), table.columns,
+                      has_header, None, source, notes=table.notes)
+    special = [j for j in (t_index, id_index, 0 if labels else None) if j is not None]
     name = header[t_index] if header else "time"
     cells = [row[t_index] if t_index < len(row) else "" for row in body]
     blanked = [[("" if j in special else c) for j, c in enumerate(row)] for row in body]
@@ -150,11 +157,14 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     if id_index is None:
         times = parse_times(cells, name, source, first_row, allow_year)
         time = TimeIndex(name, times, infer_frequency(times), space_separator=space)
-        series = Series(_checked(values[None], columns, source), columns, has_header, time,
-                        source)
-        return regular_grid(series)
-    return _long_format(values, columns, cells, [row[id_index].strip() for row in body],
-                        header[id_index], name, source, first_row, allow_year, space)
+        series = regular_grid(Series(_checked(values[None], columns, source), columns,
+                                     has_header, time, source))
+    else:
+        series = _long_format(values, columns, cells, [row[id_index].strip() for row in body],
+                              header[id_index], name, source, first_row, allow_year, space)
+    if labels:  # a row index beside the time column: neither time nor channel
+        series.notes.insert(0, row_labels_note(body))
+    return series
 
 
 def _long_format(values, columns, cells, ids, id_name, time_name, source, first_row,

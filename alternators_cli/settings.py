@@ -199,6 +199,15 @@ class SequenceSettings(CommonSettings):
     kind: Literal[Kind.sequence] = Field(
         Kind.sequence, description=DistributionSettings.model_fields["kind"].description)
     window: int = Field(64, ge=2, le=100_000, description="Time steps per training window.")
+    time_column: str | None = Field(
+        None, min_length=1, max_length=1000,
+        description="The file's column of the rows' times (plain years too, when named); "
+        "default: a column of ISO dates or timestamps. forecast and impute read the same "
+        "column when their input has it.")
+    id_column: str | None = Field(
+        None, min_length=1, max_length=1000,
+        description="Several series in one file (long format): the column naming each "
+        "row's series; default: the one text column beside a time column.")
     season: int | Literal["auto"] | None = Field(
         None, description="The season in steps, e.g. 12 for monthly data, or auto: found in "
         "the training part's changes (autocorrelation); the model reads the value one "

@@ -70,7 +70,7 @@ def table_data(spec: str, settings) -> tuple[Any, Any]:
     train_part, heldout = split_table(values, settings.heldout, settings.seed)
     return (
         TrainingData(name, values.shape[1], table.columns, False, train_part, heldout,
-                     fingerprint=data_fingerprint(values)),
+                     notes=table.notes, fingerprint=data_fingerprint(values)),
         heldout if len(heldout) else None,
     )
 
@@ -137,7 +137,8 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     from alternators_cli.series_files import read_series
     from alternators_cli.timeindex import describe
 
-    series = read_series(spec, sys.stdin.buffer if spec == "-" else None)
+    series = read_series(spec, sys.stdin.buffer if spec == "-" else None, settings.time_column,
+                         settings.id_column)
     notes = list(series.notes)
     if series.time is not None:
         notes.insert(0, f"time column {series.time.name!r}: {describe(series.time)}")

@@ -12,8 +12,8 @@ from alternators_cli.settings import ALL_FIELDS, KIND_SETTINGS, Kind
 DATA, MODEL, NOISE, TRAINING, RUN = "Data", "Model", "Noise", "Training", "Run and output"
 
 PANELS = {
-    DATA: ("kind", "heldout", "normalize", "window", "season", "season_lags", "transform",
-           "increments"),
+    DATA: ("kind", "heldout", "normalize", "time_column", "id_column", "window", "season",
+           "season_lags", "transform", "increments"),
     MODEL: ("variant", "steps", "latent_dim", "hidden", "layers", "activation", "linear_skip",
             "fourier_features", "fourier_scale", "opn_fourier_features", "opn_fourier_scale"),
     NOISE: ("noise_max", "noise_min", "schedule_rho", "alpha", "sigma_z_scale"),

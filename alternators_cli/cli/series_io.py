@@ -41,15 +41,17 @@ QuantilesOpt = Annotated[
 ]
 TimeColumnOpt = Annotated[
     str | None,
-    typer.Option("--time-column", show_default="a column of ISO dates or timestamps",
-                 help="The column of the rows' times (plain years too, when named)."),
+    typer.Option("--time-column", show_default="the model's, else a column of ISO dates or "
+                 "timestamps", help="The column of the rows' times (plain years too, when "
+                 "named)."),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="The same table as JSON: {columns, rows: [{...}]}.")
 ]
 IdColumnOpt = Annotated[
     str | None,
-    typer.Option("--id-column", show_default="the one text column beside a time column",
+    typer.Option("--id-column", show_default="the model's, else the one text column beside "
+                 "a time column",
                  help="Several series in one file (long format): the column naming each "
                       "row's series."),
 ]
@@ -103,8 +105,10 @@ def read_input(spec: str, ckpt, time_column: str | None = None,
     from alternators_cli.data import default_columns
     from alternators_cli.series_files import read_series
 
+    trained_with = (getattr(ckpt.settings, "time_column", None),
+                    getattr(ckpt.settings, "id_column", None))
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None, time_column,
-                         id_column)
+                         id_column, trained_with)
     values, columns = series.values, list(series.columns)
     model = ckpt.columns
     named_model = model != default_columns(ckpt.dim)

@@ -32,6 +32,8 @@ def train(
     kind: Annotated[choices.Kind | None, setting("kind")] = None,
     heldout: Annotated[float | None, setting("heldout")] = None,
     normalize: Annotated[choices.Normalize | None, setting("normalize")] = None,
+    time_column: Annotated[str | None, setting("time_column")] = None,
+    id_column: Annotated[str | None, setting("id_column")] = None,
     window: Annotated[int | None, setting("window")] = None,
     season: Annotated[str | None, setting("season")] = None,
     season_lags: Annotated[int | None, setting("season_lags")] = None,
