@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ MAX_COLUMNS = 100_000
 # The header cell over a row index written with the data: pandas' to_csv and R's write.csv
 # leave it empty; pandas names it "Unnamed: 0" when such a file is read and written again.
 ROW_LABEL_HEADERS = ("", "Unnamed: 0")
+DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d*,\d+([eE][+-]?\d+)?\s*$")
 
 
 @dataclass
@@ -125,14 +127,7 @@ def parse_csv(text: str, source: str) -> Table:
     lines = [ln for ln in _records(text) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise BadInput(f"{source} is empty: no rows of data")
-    first = lines[0]
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    if first.count(delimiter) + 1 > MAX_COLUMNS:
-        raise BadInput(f"{source} has more than {MAX_COLUMNS} columns")
-    try:
-        rows = list(csv.reader(lines, delimiter=delimiter))
-    except csv.Error as exc:
-        raise BadInput(f"{source} is not valid CSV: {exc}") from None
+    rows, _ = split_records(lines, source)
     header: list[str] | None = None
     if any(not _is_number(cell) for cell in rows[0]):
         header = [c.strip() for c in rows[0]]
@@ -190,6 +185,33 @@ def _is_whole(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def delimiter_of(first: str) -> str:
+    """Comma, or tab or semicolon where the first line has them and no more commas (a
+    spreadsheet's export in a locale whose decimal mark is a comma writes `1,5;2`)."""
+    if "\t" in first and "," not in first:
+        return "\t"
+    if ";" not in first:
+        return ","
+    numbers = all(_is_number(c) or DECIMAL_COMMA.match(c) for c in first.split(";"))
+    return ";" if numbers or first.count(";") > first.count(",") else ","
+
+
+def split_records(lines: list[str], source: str) -> tuple[list[list[str]], str]:
+    """CSV records -> rows of cells, and the delimiter; with semicolons, a decimal comma
+    (`1,5`) is read as a decimal point."""
+    delimiter = delimiter_of(lines[0])
+    if lines[0].count(delimiter) + 1 > MAX_COLUMNS:
+        raise BadInput(f"{source} has more than {MAX_COLUMNS} columns")
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise BadInput(f"{source} is not valid CSV: {exc}") from None
+    if delimiter == ";":
+        rows = [[c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in row]
+                for row in rows]
+    return rows, delimiter
 
 
 def _records(text: str) -> list[str]:

@@ -232,9 +232,15 @@ def imputation_rows(
                "band_coverage": float(inside[hide].mean()),
                "linear_mae": sm.mae(baseline, segs, hide),
                "linear_mse": sm.mse(baseline, segs, hide)}
-        row["mae_ratio"] = row["mae"] / row["linear_mae"]
+        row["mae_ratio"] = ratio(row["mae"], row["linear_mae"])
         rows.append(row)
     return rows
+
+
+def ratio(score: float, baseline: float) -> float | None:
+    """score / baseline; None where the baseline is exact (a constant or straight stretch
+    that persistence or interpolation gets right), so no ratio exists."""
+    return score / baseline if baseline > 0 else None
 
 
 def forecast_scores(paths: np.ndarray, history: np.ndarray, future: np.ndarray,
@@ -256,7 +262,7 @@ def forecast_scores(paths: np.ndarray, history: np.ndarray, future: np.ndarray,
     fc["persistence_mae"] = sm.mae(persistence[:, -1], last)
     fc["persistence_crps"] = sm.crps_point(persistence[:, -1], last)
     fc["persistence_mae_mean_over_horizon"] = sm.mae(persistence, future)
-    fc["crps_ratio"] = fc["crps"] / fc["persistence_crps"]
+    fc["crps_ratio"] = ratio(fc["crps"], fc["persistence_crps"])
     season = season if season is not None else sm.detect_season(history)
     fc["season"] = season
     if season is not None and history.shape[1] >= season:

@@ -18,10 +18,12 @@ from alternators_cli.errors import BadInput
 from alternators_cli.timeindex import (
     DUPLICATE_HINT,
     ID_COLUMN_HINT,
+    TIME_FORMAT_HINT,
     TimeIndex,
     infer_frequency,
     looks_like_time,
     parse_times,
+    quarter_start,
 )
 
 
@@ -71,7 +73,13 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     times of a regular series come back as empty rows (`Series.notes` says how many).
     `trained_with`: the model's (time column, id column), read as such where not named and
     the header has them."""
-    from alternators_cli.data import parse_csv, read_sequences, row_labels, row_labels_note
+    from alternators_cli.data import (
+        parse_csv,
+        read_sequences,
+        row_labels,
+        row_labels_note,
+        split_records,
+    )
 
     source = "standard input" if spec == "-" else spec
     if spec != "-" and Path(spec).suffix.lower() == ".npy" and Path(spec).is_file():
@@ -84,11 +92,7 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise BadInput(f"{source} is empty: no rows of data")
-    delimiter = "\t" if "\t" in lines[0] and "," not in lines[0] else ","
-    try:
-        rows = list(csv.reader(lines, delimiter=delimiter))
-    except csv.Error as exc:
-        raise BadInput(f"{source} is not valid CSV: {exc}") from None
+    rows, delimiter = split_records(lines, source)
     first = rows[0]
     has_header = any(not _is_number(c) and not looks_like_time(c) for c in first)
     header = [c.strip() for c in first] if has_header else None
@@ -127,9 +131,10 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
         named = [repr(header[j]) if header and j < len(header) else f"column {j + 1}"
                  for j in texts]
         verb = "holds" if len(texts) == 1 else "hold"
+        hint = ID_COLUMN_HINT if t_index is not None else TIME_FORMAT_HINT
         raise BadInput(
             f"{source}, data row {first_row}: {', '.join(named)} {verb} text "
-            f"({body[0][texts[0]].strip()[:30]!r}), not numbers: {ID_COLUMN_HINT}"
+            f"({body[0][texts[0]].strip()[:30]!r}), not numbers: {hint}"
         )
     if id_index is not None and t_index is None:
         raise BadInput(f"{source}: several series (column {header[id_index]!r}) need a time "
@@ -154,21 +159,24 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     values = table.values[:, keep]
     columns = [table.columns[j] for j in keep] if header else [f"x{i}" for i in range(len(keep))]
     space = any(" " in c.strip() for c in cells[:5])
+    quarterly = any(quarter_start(c.strip()) for c in cells[:5])
     if id_index is None:
         times = parse_times(cells, name, source, first_row, allow_year)
-        time = TimeIndex(name, times, infer_frequency(times), space_separator=space)
+        time = TimeIndex(name, times, infer_frequency(times), space_separator=space,
+                         quarters=quarterly)
         series = regular_grid(Series(_checked(values[None], columns, source), columns,
                                      has_header, time, source))
     else:
         series = _long_format(values, columns, cells, [row[id_index].strip() for row in body],
-                              header[id_index], name, source, first_row, allow_year, space)
+                              header[id_index], name, source, first_row, allow_year, space,
+                              quarterly)
     if labels:  # a row index beside the time column: neither time nor channel
         series.notes.insert(0, row_labels_note(body))
     return series
 
 
 def _long_format(values, columns, cells, ids, id_name, time_name, source, first_row,
-                 allow_year, space) -> Series:
+                 allow_year, space, quarterly) -> Series:
     """Rows of several series (an id column) -> (N, T, D) on one grid of times: the union of
     every series' times at their common frequency, NaN where a series has no row."""
     rows_of: dict[str, list[int]] = {}  # in order of first appearance
@@ -197,7 +205,8 @@ def _long_format(values, columns, cells, ids, id_name, time_name, source, first_
         at = np.searchsorted(grid_times, per[k].astype(grid_times.dtype))
         out[n, at] = values[rows_of[k]]
         spans.append((int(at[0]), int(at[-1]) + 1))
-    time = TimeIndex(time_name, grid_times, freq, space_separator=space)
+    time = TimeIndex(time_name, grid_times, freq, space_separator=space,
+                     quarters=quarterly)
     series = Series(_checked(out, columns, source), columns, True, time, source,
                     ids=names, id_name=id_name, spans=spans)
     series.notes.append(f"{len(names)} series in column {id_name!r}, on {T} "

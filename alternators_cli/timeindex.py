@@ -19,6 +19,7 @@ ISO_TIME = re.compile(
     r"^\d{4}-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 YEAR = re.compile(r"^\d{1,4}(\.0*)?$")  # a plain year, only in a column named --time-column
+QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")  # 1959Q1 (pandas' quarterly periods), 1959-Q1
 # At most this share of a regular grid may be missing times (inserted as empty rows);
 # sparser times are irregular.
 MAX_MISSING_SHARE = 0.5
@@ -28,20 +29,35 @@ ID_COLUMN_HINT = (
     "series (or name it with --id-column) beside the time column, or write one file per "
     "series"
 )
+TIME_FORMAT_HINT = (
+    "a column of times must hold ISO dates or timestamps (YYYY-MM-DD, YYYY-MM, "
+    "YYYY-MM-DDThh:mm), quarters (YYYYQn), or plain years named with --time-column; a "
+    "column naming each row's series (long format) needs a time column beside it"
+)
 DUPLICATE_HINT = (
     "several series in one file need a column naming each row's series (--id-column)"
 )
 
 
 def looks_like_time(cell: str) -> bool:
-    """An ISO date or timestamp (a bare number such as a year is not: it is a value)."""
-    return bool(ISO_TIME.match(cell.strip()))
+    """An ISO date or timestamp, or a quarter (a bare number such as a year is not: it is a
+    value)."""
+    text = cell.strip()
+    return bool(ISO_TIME.match(text) or QUARTER.match(text))
+
+
+def quarter_start(text: str) -> str | None:
+    """`1959Q2` -> `1959-04`, the quarter's first month; None for anything else."""
+    found = QUARTER.match(text)
+    return f"{found[1]}-{3 * int(found[2]) - 2:02d}" if found else None
 
 
 def _parse_one(cell: str, allow_year: bool) -> np.datetime64 | None:
     text = cell.strip()
     if YEAR.match(text) and allow_year:
         text = text.split(".")[0].zfill(4)
+    elif QUARTER.match(text):
+        text = quarter_start(text)
     elif not ISO_TIME.match(text):
         return None
     if text.endswith("Z"):
@@ -156,10 +172,14 @@ class TimeIndex:
     times: np.ndarray  # datetime64, strictly increasing
     frequency: Frequency | None  # None: irregular
     space_separator: bool = False  # written as "YYYY-MM-DD hh:mm" rather than "...Thh:mm"
+    quarters: bool = False  # written as "1959Q1" (times at the first month of each quarter)
     inserted: int = 0  # missing times added as empty rows (see `regular_grid`)
 
     def format(self, times: np.ndarray | None = None) -> list[str]:
         times = self.times if times is None else times
+        if self.quarters:
+            months = times.astype("datetime64[M]").astype(int)  # months since 1970-01
+            return [f"{1970 + m // 12}Q{m % 12 // 3 + 1}" for m in months]
         text = np.datetime_as_string(times)
         if self.space_separator:
             text = np.char.replace(text, "T", " ")
@@ -191,7 +211,8 @@ def parse_times(cells: list[str], column: str, source: str, first_row: int,
             what = "is empty" if not cell.strip() else f"{cell.strip()[:40]!r} is not a date"
             raise BadInput(
                 f"{source}, data row {rows[i]}, time column {column!r}: {what} "
-                "(use ISO dates or timestamps: YYYY-MM-DD or YYYY-MM-DDThh:mm)"
+                "(use ISO dates or timestamps: YYYY-MM-DD, YYYY-MM, YYYY-MM-DDThh:mm, or "
+                "quarters as YYYYQn)"
             )
         parsed.append(value)
     times = np.array(parsed)

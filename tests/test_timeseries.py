@@ -385,7 +385,7 @@ BAD = {
     "missing_channel": (["impute"], "missing channel(s) 'visits'"),
     "irregular": (["forecast", "-H", "2"], "irregular"),
     "long_format_two_text_columns": (["impute"], "'store', 'region' hold text"),
-    "long_format_without_times": (["impute"], "beside the time column"),
+    "long_format_without_times": (["impute"], "needs a time column beside it"),
     "long_format_id_without_times": (["impute", "--id-column", "store"],
                                      "need a time column"),
     "long_format_duplicated_time": (["impute"], "appears twice in column 'date' (data rows "

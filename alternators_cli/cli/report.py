@@ -10,6 +10,10 @@ from rich.table import Table as RichTable
 from alternators_cli.cli.common import print_json, warn
 
 
+def shown_ratio(value: float | None) -> str:
+    """A ratio to a baseline, or "–" where the baseline was exact (no ratio exists)."""
+    return "–" if value is None else f"{value:.2f}"
+
 def print_datasets(rows: list[dict]) -> None:
     table = RichTable(title="built-in data sets")
     for col in ("name", "kind", "dim", "description", "pretrained"):
@@ -101,7 +105,7 @@ def print_sequence_report(result: dict, as_json: bool) -> None:
         table.add_column(col, justify="right")
     for r in result["imputation"]:
         table.add_row(f"{r['missing']:.0%}", r["pattern"], f"{r['mae']:.4g}",
-                      f"{r['linear_mae']:.4g}", f"{r['mae_ratio']:.2f}", f"{r['mse']:.4g}",
+                      f"{r['linear_mae']:.4g}", shown_ratio(r["mae_ratio"]), f"{r['mse']:.4g}",
                       f"{r['linear_mse']:.4g}", f"{r['band_coverage']:.2f}")
     console.print(table)
     fc = result["forecast"]

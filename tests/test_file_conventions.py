@@ -1,8 +1,11 @@
-"""Files as pandas and R write them: a row index beside the data (an unnamed first column)
-is read as row labels, never as a column to model; a series' time column named at `train`
-stays the model's for forecast and impute."""
+"""Files as pandas, R and spreadsheets write them: a row index beside the data (an unnamed
+first column) is read as row labels, never as a column to model; semicolons with decimal
+commas; quarters as 1959Q1; a series' time column named at `train` stays the model's for
+forecast and impute."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -103,3 +106,59 @@ def test_time_column_for_a_table_or_missing_is_one_line_exit_2(runner, tmp_path)
                                                  tmp_path / "b"]))
     assert "no such column" in line
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_semicolons_with_decimal_commas(tmp_path):
+    table = read_table(str(write(tmp_path / "eu.csv", "a;b", ["1,5;2", "-3,25;4", "5;7,0"])))
+    assert table.columns == ["a", "b"]
+    assert table.values.tolist() == [[1.5, 2.0], [-3.25, 4.0], [5.0, 7.0]]
+    headerless = read_table(str(write(tmp_path / "eu2.csv", "1,5;2", ["3,1;4"])))
+    assert headerless.values.tolist() == [[1.5, 2.0], [3.1, 4.0]]
+    quoted = read_table(str(write(tmp_path / "q.csv", '"a;b",c', ["1,2", "3,4"])))
+    assert quoted.columns == ["a;b", "c"] and quoted.values.tolist() == [[1, 2], [3, 4]]
+    series = read_series(str(write(tmp_path / "s.csv", "date;temp",
+                                   ["2024-01-01;1,5", "2024-01-02;-0,5", "2024-01-03;2"])))
+    assert series.columns == ["temp"] and series.values.ravel().tolist() == [1.5, -0.5, 2.0]
+
+
+def test_quarters_are_times_and_forecasts_are_labelled_by_quarter(runner, tmp_path):
+    quarters = [f"{1959 + i // 4}Q{i % 4 + 1}" for i in range(60)]
+    rows = [f"{q},{2700 + 10 * i + (i % 4) * 5}" for i, q in enumerate(quarters)]
+    csv = write(tmp_path / "gdp.csv", "quarter,gdp", rows)
+    series = read_series(str(csv))
+    assert series.columns == ["gdp"] and series.time.frequency.name == "quarterly"
+    assert series.time.format()[:2] == ["1959Q1", "1959Q2"]
+    out = tmp_path / "run"
+    assert_ok(invoke(runner, ["train", csv, "--out", out, *TINY_SERIES]))
+    forecast = invoke(runner, ["forecast", "-c", out / "model.pt", "--input", csv, "-H", "5",
+                               "-n", "8"])
+    assert_ok(forecast)
+    assert [ln.split(",")[0] for ln in forecast.stdout.splitlines()[1:]] == [
+        "1974Q1", "1974Q2", "1974Q3", "1974Q4", "1975Q1"]
+
+
+def test_times_in_another_format_are_named_as_the_problem(runner, tmp_path):
+    csv = write(tmp_path / "us.csv", "date,sales", ["01/31/2024,5", "02/29/2024,6",
+                                                    "03/31/2024,7"])
+    line = assert_one_line_error(invoke(runner, ["train", csv, "--kind", "sequence",
+                                                 "--out", tmp_path / "r"]))
+    assert "'date'" in line and "YYYY-MM-DD" in line and "--time-column" in line
+
+
+def test_a_held_out_stretch_the_baselines_get_exactly_has_no_ratio(runner, tmp_path):
+    """Intermittent demand: the held-out end is all zeros, which persistence forecasts and
+    interpolation fills exactly; the evaluation says so instead of dividing by zero."""
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.poisson(3.0, 75).astype(float), np.zeros(45)]  # zeros before it too
+    csv = write(tmp_path / "demand.csv", "units", [f"{v:g}" for v in values])
+    result = invoke(runner, ["train", csv, "--out", tmp_path / "run", "--heldout", "0.25",
+                             "--json", *TINY_SERIES])
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert report["forecast"]["persistence_crps"] == 0
+    assert report["forecast"]["crps_ratio"] is None
+    exact = [r for r in report["imputation"] if r["linear_mae"] == 0]
+    assert exact and all(r["mae_ratio"] is None for r in exact)
+    shown = invoke(runner, ["evaluate", "-c", tmp_path / "run" / "model.pt"])
+    assert_ok(shown)
+    assert "–" in shown.stdout
