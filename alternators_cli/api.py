@@ -153,7 +153,8 @@ class Model:
 
     def evaluate(self, reference=None, n: int = 5000, seed: int = 0) -> dict:
         """The report of `alternators evaluate --json` for a distribution model: against
-        `reference` (a built-in name, or an array of rows), else the built-in set or the
+        `reference` (a built-in name, an array of rows, or a DataFrame, whose columns are
+        matched to the model's by name), else the built-in set or the
         held-out part the model was trained with; beside the Gaussian and mixture baselines
         for a table.
         (For sequence models, use `alternators evaluate`.)"""
@@ -169,6 +170,14 @@ class Model:
             if reference not in BUILTINS:
                 raise BadInput(f"unknown built-in reference {reference!r}")
             ref = evaluation.Reference(reference, True)
+        elif _is_dataframe(reference):
+            from alternators_cli.data import Table, match_columns
+
+            values, columns, _ = _from_dataframe(reference)
+            table = match_columns(Table(values, columns, "reference"), self.columns,
+                                  "reference")
+            ref = evaluation.Reference("reference", False, table.values.astype(np.float32),
+                                       table.columns)
         else:
             ref = evaluation.Reference("reference", False, np.asarray(reference, np.float32))
         samples = engine.sample(self._ckpt.model, self._ckpt.normalizer, n, seed)

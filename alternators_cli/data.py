@@ -161,6 +161,30 @@ def parse_csv(text: str, source: str) -> Table:
     return Table(values, columns, source)
 
 
+def match_columns(table: Table, wanted: list[str], what: str) -> Table:
+    """The table's columns in the order of `wanted`: by name where both are named (any
+    order; an unknown, missing or repeated name is refused, naming it), else by position
+    (a table without a header, or a model without column names)."""
+    unnamed = (table.columns == default_columns(len(table.columns))
+               or wanted == default_columns(len(wanted)))
+    if unnamed or table.columns == wanted:
+        return table
+    doubled = sorted({c for c in [*table.columns, *wanted]
+                      if table.columns.count(c) > 1 or wanted.count(c) > 1})
+    if doubled:
+        raise BadInput(f"{what}: column name(s) {', '.join(map(repr, doubled))} appear more "
+                       "than once, so its columns cannot be matched to the model's by name")
+    unknown = [c for c in table.columns if c not in wanted]
+    missing = [c for c in wanted if c not in table.columns]
+    if unknown or missing:
+        parts = ([f"unknown column(s) {', '.join(map(repr, unknown))}"] if unknown else []) + (
+            [f"missing column(s) {', '.join(map(repr, missing))}"] if missing else [])
+        raise BadInput(f"{what} has columns {', '.join(table.columns)} but the model's are "
+                       f"{', '.join(wanted)}: {' and '.join(parts)}")
+    order = [table.columns.index(c) for c in wanted]
+    return Table(table.values[:, order], list(wanted), table.source, table.notes)
+
+
 def row_labels(header: list[str], rows: list[list[str]]) -> bool:
     """Whether the first column holds row labels, not data: a row index that pandas' to_csv
     or R's write.csv wrote beside the data, under an empty name, distinct in every row,

@@ -39,6 +39,7 @@ class Reference:
     name: str
     builtin: bool
     points: np.ndarray | None = None  # (M, D) for a table
+    columns: list[str] | None = None  # a file's column names, in the order of `points`
 
     @property
     def dim(self) -> int:

@@ -187,8 +187,15 @@ def resolve_season(settings, train: np.ndarray) -> list[str]:
     return [f"--season auto: {found}; give --season N to choose"]
 
 
-def reference_from_spec(spec: str):
-    from alternators_cli.data import check_distribution_table, looks_like_file, read_table
+def reference_from_spec(spec: str, columns: list[str] | None = None):
+    """The reference of `evaluate --reference`: a built-in, or a file's rows, their columns
+    matched to `columns` (a model's) by name where both are named."""
+    from alternators_cli.data import (
+        check_distribution_table,
+        looks_like_file,
+        match_columns,
+        read_table,
+    )
     from alternators_cli.datasets import BUILTINS, unknown_dataset_message
     from alternators_cli.evaluation import Reference
 
@@ -199,6 +206,9 @@ def reference_from_spec(spec: str):
     if spec == "-":
         raise BadInput("--reference - is not supported: standard input is for --samples")
     table = read_table(spec)
-    return Reference(Path(spec).name, False, check_distribution_table(table, min_rows=4))
+    if columns is not None:
+        table = match_columns(table, columns, f"--reference {spec}")
+    return Reference(Path(spec).name, False, check_distribution_table(table, min_rows=4),
+                     table.columns)
 
 

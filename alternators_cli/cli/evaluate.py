@@ -111,15 +111,18 @@ def evaluate(
 
 def evaluate_samples(samples_spec: str, options: EvaluateOptions) -> None:
     """`evaluate --samples FILE --reference R`."""
-    from alternators_cli.data import check_distribution_table, read_table
+    from alternators_cli.data import check_distribution_table, match_columns, read_table
 
     refuse_series_options(options)
     if options.reference is None:
         raise BadInput("--samples needs --reference (a built-in set name or a file)")
     table = read_table(samples_spec, sys.stdin.buffer if samples_spec == "-" else None)
-    points = check_distribution_table(table, min_rows=2)
     source = "stdin samples" if samples_spec == "-" else f"samples {samples_spec}"
-    score(points, reference_of(options), None, options, source, table.columns)
+    reference = reference_of(options)
+    if reference.columns is not None:
+        table = match_columns(table, reference.columns, source)
+    points = check_distribution_table(table, min_rows=2)
+    score(points, reference, None, options, source, table.columns)
 
 
 def evaluate_distribution_checkpoint(ckpt, options: EvaluateOptions) -> None:
@@ -154,7 +157,7 @@ def reference_of(options: EvaluateOptions, ckpt=None):
     from alternators_cli.sources import reference_from_spec
 
     if options.reference is not None:
-        return reference_from_spec(options.reference)
+        return reference_from_spec(options.reference, ckpt.columns if ckpt else None)
     reference = ckpt.reference()
     if reference is None:
         raise BadInput("the checkpoint keeps no held-out data: give --reference")
