@@ -13,6 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 POINT_STYLE = {"s": 2, "alpha": 0.5, "linewidths": 0}
+# Axes whose spans differ by more than this are in different units (a table's columns): each
+# fills its panel instead of sharing one scale, which would flatten the picture to a line.
+EQUAL_ASPECT_SPANS = 4.0
 
 
 def axis_limits(*point_sets: np.ndarray, pad: float = 0.1) -> tuple[tuple, tuple]:
@@ -31,7 +34,9 @@ def axis_limits(*point_sets: np.ndarray, pad: float = 0.1) -> tuple[tuple, tuple
 def _style(ax, xlim, ylim, columns: list[str]) -> None:
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
-    ax.set_aspect("equal", adjustable="box")
+    spans = sorted((xlim[1] - xlim[0], ylim[1] - ylim[0]))
+    if spans[1] <= EQUAL_ASPECT_SPANS * spans[0]:  # one unit: keep the geometry
+        ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(columns[0])
     if len(columns) > 1:
         ax.set_ylabel(columns[1])

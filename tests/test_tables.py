@@ -328,6 +328,24 @@ def test_evaluate_plot_of_many_columns_is_a_pairs_plot(runner, tmp_path):
     assert image.shape[0] > 600 and image.shape[1] > 600  # a 4 x 4 grid, not one scatter
 
 
+@pytest.mark.parametrize("limits, equal", [
+    (((0, 50), (0, 10)), False),  # a bill in dollars against a tip: each axis its own scale
+    (((-4, 4), (-3, 3)), True),   # a 2-D set in one unit: its geometry kept
+])
+def test_a_picture_of_two_columns_keeps_one_scale_only_for_one_unit(limits, equal):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alternators_cli.plots import _style
+
+    fig, ax = plt.subplots()
+    _style(ax, *limits, ["a", "b"])
+    assert (ax.get_aspect() == 1.0) is equal
+    plt.close(fig)
+
+
 def test_more_threads_only_where_they_are_measured_clearly_faster():
     from alternators_cli.trainer import faster_threads
 
