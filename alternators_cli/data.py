@@ -373,7 +373,8 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
         kind = "NaN/missing" if math.isnan(v[i, j]) else "infinite"
         raise BadInput(
             f"{table.source} has {int(bad.sum())} {kind} value(s) (first at row {i + 1}, "
-            f"column {table.columns[j]!r}); distributions need every cell filled"
+            f"column {table.columns[j]!r}); distributions need every cell filled: drop or "
+            "fill the incomplete rows"
         )
     with np.errstate(over="ignore"):
         single = v.astype(np.float32)
