@@ -19,6 +19,7 @@ from alternators_cli.timeindex import (
     DUPLICATE_HINT,
     ID_COLUMN_HINT,
     TIME_FORMAT_HINT,
+    YEAR,
     TimeIndex,
     infer_frequency,
     looks_like_time,
@@ -115,7 +116,8 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
         t_index, allow_year = header.index(time_column), True
     else:
         found = [j for j, c in enumerate(body[0]) if looks_like_time(c)]
-        t_index = found[0] if found else None
+        t_index = found[0] if found else year_column(header, body)
+        allow_year = t_index is not None and not found
     id_index = None
     if id_column is not None:
         if header is None or id_column not in header:
@@ -173,6 +175,23 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     if labels:  # a row index beside the time column: neither time nor channel
         series.notes.insert(0, row_labels_note(body))
     return series
+
+
+def year_column(header: list[str] | None, body: list[list[str]]) -> int | None:
+    """The column named `year` (any case) whose cells are whole years rising by one from
+    row to row (statsmodels' `nile` and `sunspots`: `1871.0`, `1872.0`, ...), as a time
+    column; None where there is none."""
+    if header is None:
+        return None
+    for j, name in enumerate(header):
+        if name.strip().lower() != "year":
+            continue
+        cells = [row[j].strip() if j < len(row) else "" for row in body]
+        if len(cells) < 2 or not all(YEAR.match(c) for c in cells):
+            return None
+        years = np.array([int(float(c)) for c in cells])
+        return j if (np.diff(years) == 1).all() else None
+    return None
 
 
 def _long_format(values, columns, cells, ids, id_name, time_name, source, first_row,

@@ -141,7 +141,12 @@ def test_time_column_by_name_reads_plain_years(tmp_path):
     series = read_series(str(path), time_column="year")
     assert series.columns == ["count"] and series.time.frequency.name == "yearly"
     assert series.time.format(series.time.future(1)) == ["1703"]
-    assert read_series(str(path)).columns == ["year", "count"]  # not named: a number column
+    found = read_series(str(path))  # not named, but called year and rising by one
+    assert found.columns == ["count"] and found.time.name == "year"
+    path.write_text("year,count\n1700,5\n1702,11\n1703,16\n")
+    assert read_series(str(path)).columns == ["year", "count"]  # not consecutive: a value
+    path.write_text("yr,count\n1700,5\n1701,11\n1702,16\n")
+    assert read_series(str(path)).columns == ["yr", "count"]  # another name: a value
 
 
 # ---- a 100-point dated series end to end ----------------------------------------------------
