@@ -85,7 +85,13 @@ def _decode(raw: bytes, source: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput(f"{source} is not UTF-8 text") from None
+        pass
+    # A spreadsheet's export on Windows (Windows-1252: `température` as one byte 0xE9) is
+    # read as such; the numbers are ASCII either way, and only names could be misread.
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _np_load(target, source: str, mmap: bool = False) -> np.ndarray:

@@ -204,3 +204,11 @@ def test_api_evaluate_matches_a_dataframe_reference_by_name(tmp_path):
     frame = pd.DataFrame(rows[:100], columns=["bill", "tip"])
     same = model.evaluate(frame, n=400)["energy_distance"]
     assert model.evaluate(frame[["tip", "bill"]], n=400)["energy_distance"] == same
+
+
+def test_a_windows_1252_export_is_read_with_its_names(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("température,débit\r\n1,2\r\n3,4\r\n".encode("cp1252"))
+    table = read_table(str(path))
+    assert table.columns == ["température", "débit"] and table.values.tolist() == [[1, 2],
+                                                                                  [3, 4]]
