@@ -209,7 +209,8 @@ def train(
 ) -> Model:
     """Train a model on `data`: a built-in set's name, a .csv / .npy path, an array (N, D)
     of rows (or (N, T, D) / kind="sequence" for series), or a pandas DataFrame (a
-    DatetimeIndex makes it a time series). Keyword settings are `alternators train`'s
+    DatetimeIndex makes it a time series, as does time_column="year": that column is the
+    rows' times, not a channel). Keyword settings are `alternators train`'s
     options (e.g. epochs=50, hidden=128); `progress` gets an EpochReport per epoch and
     may return False to stop."""
     from alternators_cli.engine import resolve_device
@@ -218,6 +219,13 @@ def train(
 
     flags = dict(settings, device=device)
     if _is_dataframe(data):
+        time_column = settings.get("time_column")
+        if time_column is not None:  # the rows' times, as `train --time-column`: no channel
+            if time_column not in data.columns:
+                raise BadInput(f"time_column {time_column!r}: the DataFrame has no such "
+                               f"column (columns: {', '.join(map(str, data.columns))})")
+            data = data.drop(columns=[time_column])
+            kind = kind or "sequence"
         values, names, frame_index = _from_dataframe(data)
         columns = columns or names
         if kind is None and frame_index is not None and "datetime" in str(frame_index.dtype):

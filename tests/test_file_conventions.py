@@ -212,3 +212,17 @@ def test_a_windows_1252_export_is_read_with_its_names(tmp_path):
     table = read_table(str(path))
     assert table.columns == ["température", "débit"] and table.values.tolist() == [[1, 2],
                                                                                   [3, 4]]
+
+
+def test_api_time_column_of_a_dataframe_is_not_a_channel():
+    pd = pytest.importorskip("pandas")
+    import alternators_cli as alt
+    from alternators_cli.errors import BadInput
+
+    frame = pd.DataFrame({"year": np.arange(1871.0, 1951.0),
+                          "volume": 900 + 100 * np.sin(np.arange(80) / 4)})
+    model = alt.train(frame, time_column="year", epochs=1, epoch_size=32, batch_size=32,
+                      hidden=16, latent_dim=4)
+    assert model.kind == "sequence" and model.columns == ["volume"]
+    with pytest.raises(BadInput, match="no such column"):
+        alt.train(frame, time_column="when", epochs=1)
