@@ -60,7 +60,7 @@ def _read_text(spec: str, stdin) -> str:
 
 
 def _is_number(cell: str) -> bool:
-    from alternators_cli.data import _is_number as is_number
+    from alternators_cli.csv_cells import _is_number as is_number
 
     return is_number(cell)
 
@@ -74,13 +74,8 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     times of a regular series come back as empty rows (`Series.notes` says how many).
     `trained_with`: the model's (time column, id column), read as such where not named and
     the header has them."""
-    from alternators_cli.data import (
-        parse_csv,
-        read_sequences,
-        row_labels,
-        row_labels_note,
-        split_records,
-    )
+    from alternators_cli.csv_cells import row_labels, row_labels_note, split_records
+    from alternators_cli.data import parse_csv, read_sequences
 
     source = "standard input" if spec == "-" else spec
     if spec != "-" and Path(spec).suffix.lower() == ".npy" and Path(spec).is_file():
