@@ -32,6 +32,16 @@ class Table:
     columns: list[str]
     source: str
     notes: list[str] = field(default_factory=list)  # what reading did, for the CLI to say
+    row_labels: RowLabels | None = None  # a row index written beside the data, set aside
+
+
+@dataclass
+class RowLabels:
+    """A row index read beside the data (not modelled), to write back where rows are the
+    input's own (imputation)."""
+
+    name: str  # the header cell: "" (pandas, R) or "Unnamed: 0"
+    cells: list[str]
 
 
 def default_columns(d: int) -> list[str]:
@@ -142,6 +152,7 @@ def parse_csv(text: str, source: str) -> Table:
     labels = header is not None and row_labels(header, rows)
     if labels:  # read as missing, dropped below; rows and columns keep the file's numbers
         notes = [row_labels_note(rows)]
+        kept = RowLabels(header[0], [row[0].strip() for row in rows])
         rows = [["", *row[1:]] for row in rows]
     width = len(header) if header else len(rows[0])
     values = np.empty((len(rows), width), dtype=np.float64)
@@ -162,7 +173,7 @@ def parse_csv(text: str, source: str) -> Table:
                 raise BadInput(_not_a_number(source, rows, j, lineno, header)) from None
     columns = header if header else default_columns(width)
     if labels:
-        return Table(values[:, 1:], columns[1:], source, notes)
+        return Table(values[:, 1:], columns[1:], source, notes, kept)
     return Table(values, columns, source)
 
 

@@ -44,6 +44,7 @@ class Series:
     ids: list[str] | None = None
     id_name: str | None = None
     spans: list[tuple[int, int]] | None = None
+    row_labels: object = None  # data.RowLabels of a file without a time column, or None
 
 
 def _read_text(spec: str, stdin) -> str:
@@ -139,7 +140,8 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     if t_index is None:
         table = parse_csv(text, source)
         return Series(_checked(table.values[None], table.columns, source), table.columns,
-                      has_header, None, source, notes=table.notes)
+                      has_header, None, source, notes=table.notes,
+                      row_labels=table.row_labels)
     special = [j for j in (t_index, id_index, 0 if labels else None) if j is not None]
     name = header[t_index] if header else "time"
     cells = [row[t_index] if t_index < len(row) else "" for row in body]

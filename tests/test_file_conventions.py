@@ -226,3 +226,19 @@ def test_api_time_column_of_a_dataframe_is_not_a_channel():
     assert model.kind == "sequence" and model.columns == ["volume"]
     with pytest.raises(BadInput, match="no such column"):
         alt.train(frame, time_column="when", epochs=1)
+
+
+def test_impute_writes_a_pandas_series_back_under_its_own_index(runner, tmp_path):
+    """`df.to_csv()` of a series with gaps, imputed in place: the same rows under the same
+    index, so `pd.read_csv(path, index_col=0)` reads the file as it was, filled."""
+    rows = [f"{i},{'' if 30 <= i < 33 else f'{900 + 100 * np.sin(i / 4):.3f}'}"
+            for i in range(80)]
+    csv = write(tmp_path / "gappy.csv", ",volume", rows)
+    out = tmp_path / "run"
+    assert_ok(invoke(runner, ["train", csv, "--out", out, *TINY_SERIES]))
+    assert_ok(invoke(runner, ["impute", "-c", out / "model.pt", "--input", csv, "-o", csv]))
+    lines = csv.read_text().splitlines()
+    assert lines[0] == ",volume" and len(lines) == 81
+    assert [ln.split(",")[0] for ln in lines[1:]] == [str(i) for i in range(80)]
+    assert all(ln.split(",")[1] for ln in lines[1:])  # every cell filled
+    assert lines[1].split(",")[1] == rows[0].split(",")[1].rstrip("0").rstrip(".")

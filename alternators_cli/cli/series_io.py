@@ -89,6 +89,7 @@ class Input:
     ids: list[str] | None = None  # several dated series in one file: their names
     id_name: str | None = None
     spans: list[tuple[int, int]] | None = None  # grid steps [start, stop) of each series
+    row_labels: object = None  # data.RowLabels: a row index beside the data, written back
 
     def say_notes(self) -> None:
         for note in self.notes:
@@ -142,7 +143,7 @@ def read_input(spec: str, ckpt, time_column: str | None = None,
         if not series.has_header:  # by position: the model's names
             columns = list(model)
     return Input(values, columns, order, series.time, series.notes, series.ids,
-                 series.id_name, series.spans)
+                 series.id_name, series.spans, series.row_labels)
 
 
 def draws_memory(ckpt, draws: int, series: int, steps: int) -> float:
@@ -236,6 +237,10 @@ def result_table(given: Input, block: np.ndarray, names: list[str], future=None,
         index = enc.grid_index(N, rows) + [0, 1]
         return OutTable(["series", "step"] if N > 1 else ["step"],
                         index if N > 1 else index[:, 1:], [], None, names, block)
+    if given.row_labels is not None:  # the input's rows, under their own index
+        labels = given.row_labels
+        return OutTable([], None, [labels.name], [[cell] for cell in labels.cells], names,
+                        block)
     return OutTable(["series"] if N > 1 else [], enc.grid_index(N, rows)[:, :1] if N > 1
                     else None, [], None, names, block)
 
