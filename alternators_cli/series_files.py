@@ -174,20 +174,25 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     return series
 
 
+YEAR_NAMES = ("year", "yr", "period", "date")  # headers over a column of plain years
+
+
 def year_column(header: list[str] | None, body: list[list[str]]) -> int | None:
-    """The column named `year` (any case) whose cells are whole years rising by one from
-    row to row (statsmodels' `nile` and `sunspots`: `1871.0`, `1872.0`, ...), as a time
-    column; None where there is none."""
+    """The first column named year, yr, period or date (any case) whose cells are years
+    1000-2999 rising by one from row to row (statsmodels' `nile` and `sunspots`: `1871.0`,
+    `1872.0`, ...; a yearly pandas period index: `1821`), as a time column; None where
+    there is none (a step counter is not read as years)."""
     if header is None:
         return None
     for j, name in enumerate(header):
-        if name.strip().lower() != "year":
+        if name.strip().lower() not in YEAR_NAMES:
             continue
         cells = [row[j].strip() if j < len(row) else "" for row in body]
         if len(cells) < 2 or not all(YEAR.match(c) for c in cells):
-            return None
+            continue
         years = np.array([int(float(c)) for c in cells])
-        return j if (np.diff(years) == 1).all() else None
+        if (np.diff(years) == 1).all() and 1000 <= years[0] and years[-1] <= 2999:
+            return j
     return None
 
 

@@ -145,8 +145,12 @@ def test_time_column_by_name_reads_plain_years(tmp_path):
     assert found.columns == ["count"] and found.time.name == "year"
     path.write_text("year,count\n1700,5\n1702,11\n1703,16\n")
     assert read_series(str(path)).columns == ["year", "count"]  # not consecutive: a value
-    path.write_text("yr,count\n1700,5\n1701,11\n1702,16\n")
-    assert read_series(str(path)).columns == ["yr", "count"]  # another name: a value
+    path.write_text("Period,count\n1821,5\n1822,11\n1823,16\n")  # a yearly period index
+    assert read_series(str(path)).time.format()[:1] == ["1821"]
+    path.write_text("when,count\n1700,5\n1701,11\n1702,16\n")
+    assert read_series(str(path)).columns == ["when", "count"]  # another name: a value
+    path.write_text("year,count\n1,5\n2,11\n3,16\n")
+    assert read_series(str(path)).columns == ["year", "count"]  # a step counter: a value
 
 
 # ---- a 100-point dated series end to end ----------------------------------------------------
