@@ -191,7 +191,7 @@ def year_column(header: list[str] | None, body: list[list[str]]) -> int | None:
         if len(cells) < 2 or not all(YEAR.match(c) for c in cells):
             continue
         years = np.array([int(float(c)) for c in cells])
-        if (np.diff(years) == 1).all() and 1000 <= years[0] and years[-1] <= 2999:
+        if (np.diff(years) == 1).all() and years[0] >= 1000 and years[-1] <= 2999:
             return j
     return None
 
