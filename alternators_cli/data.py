@@ -340,8 +340,19 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
     return single
 
 
+def check_unique_names(columns: list[str], source: str) -> None:
+    """Names that say which column is which: every output, and every input matched to the
+    model by name (`evaluate --reference`, `forecast --input`), needs them distinct."""
+    doubled = sorted({c for c in columns if columns.count(c) > 1})
+    if doubled:
+        raise BadInput(f"{source}: column name(s) {', '.join(map(repr, doubled))} appear more "
+                       "than once in the header: rename them")
+
+
 def check_training_columns(values: np.ndarray, columns: list[str], source: str) -> None:
-    """Columns a model can learn: a constant column has nothing to learn (and no scale)."""
+    """Columns a model can learn: distinct names, and no constant column (it has nothing
+    to learn, and no scale)."""
+    check_unique_names(columns, source)
     constant = (values.max(axis=0) == values.min(axis=0)) if len(values) else []
     if np.any(constant):
         j = int(np.argmax(constant))

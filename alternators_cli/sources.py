@@ -134,11 +134,13 @@ def training_series(spec: str, settings) -> tuple[np.ndarray, list[str], list[st
     """A user's series for `train` (the time column, if any, is not a channel), and notes
     to say once training starts. Without --window, a series too short for the default
     window gets a shorter one."""
+    from alternators_cli.data import check_unique_names
     from alternators_cli.series_files import read_series
     from alternators_cli.timeindex import describe
 
     series = read_series(spec, sys.stdin.buffer if spec == "-" else None, settings.time_column,
                          settings.id_column)
+    check_unique_names(series.columns, spec)
     notes = list(series.notes)
     if series.time is not None:
         notes.insert(0, f"time column {series.time.name!r}: {describe(series.time)}")

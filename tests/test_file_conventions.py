@@ -242,3 +242,14 @@ def test_impute_writes_a_pandas_series_back_under_its_own_index(runner, tmp_path
     assert [ln.split(",")[0] for ln in lines[1:]] == [str(i) for i in range(80)]
     assert all(ln.split(",")[1] for ln in lines[1:])  # every cell filled
     assert lines[1].split(",")[1] == rows[0].split(",")[1].rstrip("0").rstrip(".")
+
+
+@pytest.mark.parametrize("kind", [[], ["--kind", "sequence"]])
+def test_repeated_column_names_are_refused_at_train(runner, tmp_path, kind):
+    """A model whose outputs carry two columns called `a` could never be given its own
+    file back (inputs are matched by name), so training refuses it, naming the column."""
+    csv = write(tmp_path / "dup.csv", "a,a,b", [f"{i},{i % 3},{i % 5}" for i in range(40)])
+    line = assert_one_line_error(invoke(runner, ["train", csv, "--out", tmp_path / "r",
+                                                 *kind]))
+    assert "'a'" in line and "more than once" in line
+    assert not (tmp_path / "r").exists()
