@@ -236,6 +236,9 @@ def test_impute_writes_a_pandas_series_back_under_its_own_index(runner, tmp_path
     csv = write(tmp_path / "gappy.csv", ",volume", rows)
     out = tmp_path / "run"
     assert_ok(invoke(runner, ["train", csv, "--out", out, *TINY_SERIES]))
+    import alternators_cli as alt
+
+    assert alt.load(out / "model.pt").columns == ["volume"]  # the index is not a channel
     assert_ok(invoke(runner, ["impute", "-c", out / "model.pt", "--input", csv, "-o", csv]))
     lines = csv.read_text().splitlines()
     assert lines[0] == ",volume" and len(lines) == 81
