@@ -149,6 +149,12 @@ def parse_csv(text: str, source: str) -> Table:
         rows = rows[1:]
         if not rows:
             raise BadInput(f"{source} has a header but no rows of data")
+    # A spreadsheet's trailing delimiter (`a,b,` over `1,2,`): an unnamed, empty last column.
+    while (len(rows[0]) > 1 and (header is None or (len(header) == len(rows[0])
+                                                    and not header[-1]))
+           and all(len(row) == len(rows[0]) and not row[-1].strip() for row in rows)):
+        rows = [row[:-1] for row in rows]
+        header = header[:-1] if header is not None else None
     labels = header is not None and row_labels(header, rows)
     if labels:  # read as missing, dropped below; rows and columns keep the file's numbers
         notes = [row_labels_note(rows)]

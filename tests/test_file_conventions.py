@@ -256,3 +256,13 @@ def test_repeated_column_names_are_refused_at_train(runner, tmp_path, kind):
                                                  *kind]))
     assert "'a'" in line and "more than once" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_a_trailing_delimiter_is_not_a_column(tmp_path):
+    table = read_table(str(write(tmp_path / "t.csv", "a,b,", ["1,2,", "3,4,"])))
+    assert table.columns == ["a", "b"] and table.values.tolist() == [[1, 2], [3, 4]]
+    series = read_series(str(write(tmp_path / "s.csv", "date,v,",
+                                   ["2024-01-01,1,", "2024-01-02,2,", "2024-01-03,,"])))
+    assert series.columns == ["v"] and series.values.shape == (1, 3, 1)
+    named = read_table(str(write(tmp_path / "n.csv", "a,b,c", ["1,2,", "3,4,"])))
+    assert named.columns == ["a", "b", "c"]  # a named empty column is the user's: refused later
