@@ -151,6 +151,17 @@ def interrupting_signals() -> tuple[int, ...]:
                  or signal.getsignal(sig) is not signal.SIG_IGN)
 
 
+_received: list[int] = []  # signals the running command has been sent
+
+
+def raise_if_interrupted() -> None:
+    """Raise Interrupted for a signal already received. The handler raises it, but Python
+    runs a handler wherever the main thread is, and inside a finaliser (a `__del__`) what
+    it raises is printed and dropped: a long loop checks here too, once per chunk."""
+    if _received:
+        raise Interrupted(_received[-1])
+
+
 @contextlib.contextmanager
 def signals_interrupt():
     """While a command runs, SIGTERM and SIGHUP interrupt it like Ctrl-C does (raising
@@ -158,8 +169,10 @@ def signals_interrupt():
     is 128 + the number of the last signal received."""
 
     def handle(signum, frame):
+        _received.append(signum)
         raise Interrupted(signum)
 
+    _received.clear()
     previous = {}
     for sig in interrupting_signals():
         with contextlib.suppress(ValueError, OSError):  # outside the main thread: none

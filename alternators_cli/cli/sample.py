@@ -17,6 +17,7 @@ from alternators_cli.cli.common import (
     load_checkpoint,
     open_output,
     output_format,
+    raise_if_interrupted,
     refuse_above_memory,
 )
 
@@ -67,4 +68,5 @@ def sample(
     with open_output(output, npy) as out:  # streamed, a chunk at a time
         out.write(enc.npy_header(stream.shape) if npy else enc.csv_header(stream.csv_columns))
         for rows, index in stream.chunks:
+            raise_if_interrupted()
             out.write(rows.astype("<f4").tobytes() if npy else enc.csv_rows(rows, index=index))
