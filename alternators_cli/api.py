@@ -91,6 +91,9 @@ class Model:
         and whether the input was one series."""
         index = None
         if _is_dataframe(values):
+            time_column = getattr(self._ckpt.settings, "time_column", None)
+            if time_column in values.columns:  # the rows' times, as in training
+                values = values.drop(columns=[time_column])
             arr, names, index = _from_dataframe(values)
             if names != self.columns:
                 missing = [c for c in self.columns if c not in names]
@@ -146,9 +149,9 @@ class Model:
         filled = sequences.impute(self._ckpt.model, self._ckpt.normalizer, arr, n, seed)
         median = filled["median"][0] if single else filled["median"]
         if _is_dataframe(values):
-            import pandas as pd
-
-            return pd.DataFrame(median, index=values.index, columns=self.columns)
+            filled = values.copy()  # every other column (a time column) as given
+            filled[self.columns] = median
+            return filled
         return median
 
     def evaluate(self, reference=None, n: int = 5000, seed: int = 0) -> dict:

@@ -266,3 +266,21 @@ def test_a_trailing_delimiter_is_not_a_column(tmp_path):
     assert series.columns == ["v"] and series.values.shape == (1, 3, 1)
     named = read_table(str(write(tmp_path / "n.csv", "a,b,c", ["1,2,", "3,4,"])))
     assert named.columns == ["a", "b", "c"]  # a named empty column is the user's: refused later
+
+
+def test_api_forecast_and_impute_read_a_dataframe_with_the_models_time_column():
+    pd = pytest.importorskip("pandas")
+    import alternators_cli as alt
+
+    frame = pd.DataFrame({"year": np.arange(1871.0, 1951.0),
+                          "volume": 900 + 100 * np.sin(np.arange(80) / 4)})
+    model = alt.train(frame, time_column="year", epochs=1, epoch_size=32, batch_size=32,
+                      hidden=16, latent_dim=4)
+    assert model.forecast(frame, horizon=3, n=5).shape == (5, 3, 1)
+    gappy = frame.copy()
+    gappy.loc[40:42, "volume"] = np.nan
+    filled = model.impute(gappy, n=5)
+    assert list(filled.columns) == ["year", "volume"]
+    assert filled["year"].tolist() == frame["year"].tolist()
+    assert not filled["volume"].isna().any()
+    assert np.allclose(filled["volume"][:40], frame["volume"][:40], rtol=1e-6)
