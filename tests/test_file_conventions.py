@@ -214,20 +214,6 @@ def test_a_windows_1252_export_is_read_with_its_names(tmp_path):
                                                                                   [3, 4]]
 
 
-def test_api_time_column_of_a_dataframe_is_not_a_channel():
-    pd = pytest.importorskip("pandas")
-    import alternators_cli as alt
-    from alternators_cli.errors import BadInput
-
-    frame = pd.DataFrame({"year": np.arange(1871.0, 1951.0),
-                          "volume": 900 + 100 * np.sin(np.arange(80) / 4)})
-    model = alt.train(frame, time_column="year", epochs=1, epoch_size=32, batch_size=32,
-                      hidden=16, latent_dim=4)
-    assert model.kind == "sequence" and model.columns == ["volume"]
-    with pytest.raises(BadInput, match="no such column"):
-        alt.train(frame, time_column="when", epochs=1)
-
-
 def test_impute_writes_a_pandas_series_back_under_its_own_index(runner, tmp_path):
     """`df.to_csv()` of a series with gaps, imputed in place: the same rows under the same
     index, so `pd.read_csv(path, index_col=0)` reads the file as it was, filled."""
@@ -268,14 +254,20 @@ def test_a_trailing_delimiter_is_not_a_column(tmp_path):
     assert named.columns == ["a", "b", "c"]  # a named empty column is the user's: refused later
 
 
-def test_api_forecast_and_impute_read_a_dataframe_with_the_models_time_column():
+def test_api_time_column_of_a_dataframe_is_the_rows_times():
+    """Not a channel in training; forecast and impute read a frame holding it, and impute
+    gives the frame back with it as given."""
     pd = pytest.importorskip("pandas")
     import alternators_cli as alt
+    from alternators_cli.errors import BadInput
 
     frame = pd.DataFrame({"year": np.arange(1871.0, 1951.0),
                           "volume": 900 + 100 * np.sin(np.arange(80) / 4)})
     model = alt.train(frame, time_column="year", epochs=1, epoch_size=32, batch_size=32,
                       hidden=16, latent_dim=4)
+    assert model.kind == "sequence" and model.columns == ["volume"]
+    with pytest.raises(BadInput, match="no such column"):
+        alt.train(frame, time_column="when", epochs=1)
     assert model.forecast(frame, horizon=3, n=5).shape == (5, 3, 1)
     gappy = frame.copy()
     gappy.loc[40:42, "volume"] = np.nan
