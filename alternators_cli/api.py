@@ -149,9 +149,9 @@ class Model:
         filled = sequences.impute(self._ckpt.model, self._ckpt.normalizer, arr, n, seed)
         median = filled["median"][0] if single else filled["median"]
         if _is_dataframe(values):
-            filled = values.copy()  # every other column (a time column) as given
-            filled[self.columns] = median
-            return filled
+            frame = values.copy()  # every other column (a time column) as given
+            frame[self.columns] = median
+            return frame
         return median
 
     def evaluate(self, reference=None, n: int = 5000, seed: int = 0) -> dict:

@@ -191,18 +191,14 @@ def match_columns(table: Table, wanted: list[str], what: str) -> Table:
                or wanted == default_columns(len(wanted)))
     if unnamed or table.columns == wanted:
         return table
-    doubled = sorted({c for c in [*table.columns, *wanted]
-                      if table.columns.count(c) > 1 or wanted.count(c) > 1})
+    doubled = sorted({*repeated(table.columns), *repeated(wanted)})
     if doubled:
         raise BadInput(f"{what}: column name(s) {', '.join(map(repr, doubled))} appear more "
                        "than once, so its columns cannot be matched to the model's by name")
-    unknown = [c for c in table.columns if c not in wanted]
-    missing = [c for c in wanted if c not in table.columns]
-    if unknown or missing:
-        parts = ([f"unknown column(s) {', '.join(map(repr, unknown))}"] if unknown else []) + (
-            [f"missing column(s) {', '.join(map(repr, missing))}"] if missing else [])
+    differ = name_differences(table.columns, wanted, "column")
+    if differ:
         raise BadInput(f"{what} has columns {', '.join(table.columns)} but the model's are "
-                       f"{', '.join(wanted)}: {' and '.join(parts)}")
+                       f"{', '.join(wanted)}: {differ}")
     order = [table.columns.index(c) for c in wanted]
     return Table(table.values[:, order], list(wanted), table.source, table.notes)
 
@@ -346,10 +342,25 @@ def check_distribution_table(table: Table, min_rows: int = 2) -> np.ndarray:
     return single
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names that appear more than once, sorted."""
+    return sorted({c for c in names if names.count(c) > 1})
+
+
+def name_differences(given: list[str], wanted: list[str], noun: str) -> str:
+    """What keeps `given` names from matching `wanted` ones ("unknown column(s) 'a' and
+    missing column(s) 'b'"), or "" where both hold the same names."""
+    unknown = [c for c in given if c not in wanted]
+    missing = [c for c in wanted if c not in given]
+    parts = ([f"unknown {noun}(s) {', '.join(map(repr, unknown))}"] if unknown else []) + (
+        [f"missing {noun}(s) {', '.join(map(repr, missing))}"] if missing else [])
+    return " and ".join(parts)
+
+
 def check_unique_names(columns: list[str], source: str) -> None:
     """Names that say which column is which: every output, and every input matched to the
     model by name (`evaluate --reference`, `forecast --input`), needs them distinct."""
-    doubled = sorted({c for c in columns if columns.count(c) > 1})
+    doubled = repeated(columns)
     if doubled:
         raise BadInput(f"{source}: column name(s) {', '.join(map(repr, doubled))} appear more "
                        "than once in the header: rename them")

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from alternators_cli.timeindex import (
     parse_times,
     quarter_start,
 )
+
+if TYPE_CHECKING:
+    from alternators_cli.data import RowLabels
 
 
 @dataclass
@@ -44,7 +48,7 @@ class Series:
     ids: list[str] | None = None
     id_name: str | None = None
     spans: list[tuple[int, int]] | None = None
-    row_labels: object = None  # data.RowLabels of a file without a time column, or None
+    row_labels: RowLabels | None = None  # a file without a time column: its row index
 
 
 def _read_text(spec: str, stdin) -> str:
@@ -67,8 +71,8 @@ def _is_number(cell: str) -> bool:
 
 
 def read_series(spec: str, stdin=None, time_column: str | None = None,
-                id_column: str | None = None, trained_with: tuple[str | None, ...] = ()
-                ) -> Series:
+                id_column: str | None = None,
+                trained_with: tuple[str | None, str | None] = (None, None)) -> Series:
     """A user's series: `.npy` [N, T, D] / [T, D] / [T], or CSV (rows = time, columns =
     channels, empty or NaN = missing) with an optional header and an optional time column
     (named by `time_column`, or found as the column whose cells are ISO dates). Missing
@@ -97,10 +101,10 @@ def read_series(spec: str, stdin=None, time_column: str | None = None,
     if not body:
         raise BadInput(f"{source} has a header but no rows of data")
     first_row = 2 if has_header else 1
-    remembered = (*trained_with, None, None)[:2]
     if header is not None:
-        time_column = time_column or (remembered[0] if remembered[0] in header else None)
-        id_column = id_column or (remembered[1] if remembered[1] in header else None)
+        model_time, model_id = trained_with
+        time_column = time_column or (model_time if model_time in header else None)
+        id_column = id_column or (model_id if model_id in header else None)
     allow_year = False
     if time_column is not None:
         if header is None:

@@ -14,6 +14,7 @@ def shown_ratio(value: float | None) -> str:
     """A ratio to a baseline, or "–" where the baseline was exact (no ratio exists)."""
     return "–" if value is None else f"{value:.2f}"
 
+
 def print_datasets(rows: list[dict]) -> None:
     table = RichTable(title="built-in data sets")
     for col in ("name", "kind", "dim", "description", "pretrained"):

@@ -8,13 +8,16 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
 from alternators_cli.cli.common import Format, open_output, output_format, say
 from alternators_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from alternators_cli.data import RowLabels
 
 BandOpt = Annotated[
     float | None,
@@ -89,7 +92,7 @@ class Input:
     ids: list[str] | None = None  # several dated series in one file: their names
     id_name: str | None = None
     spans: list[tuple[int, int]] | None = None  # grid steps [start, stop) of each series
-    row_labels: object = None  # data.RowLabels: a row index beside the data, written back
+    row_labels: RowLabels | None = None  # a row index beside the data, written back
 
     def say_notes(self) -> None:
         for note in self.notes:
@@ -103,7 +106,7 @@ def read_input(spec: str, ckpt, time_column: str | None = None,
                id_column: str | None = None) -> Input:
     """The series of --input, its channels matched to the model's: by name when both the
     file and the model have names (any order), else by position."""
-    from alternators_cli.data import default_columns
+    from alternators_cli.data import default_columns, name_differences, repeated
     from alternators_cli.series_files import read_series
 
     trained_with = (getattr(ckpt.settings, "time_column", None),
@@ -114,22 +117,15 @@ def read_input(spec: str, ckpt, time_column: str | None = None,
     model = ckpt.columns
     named_model = model != default_columns(ckpt.dim)
     if series.has_header and named_model:
-        doubled = sorted({c for c in columns if columns.count(c) > 1})
+        doubled = repeated(columns)
         if doubled:
             raise BadInput(f"--input {spec}: channel name(s) {', '.join(map(repr, doubled))} "
                            "appear more than once in the header")
-        unknown = [c for c in columns if c not in model]
-        missing = [c for c in model if c not in columns]
-        if unknown or missing:
-            parts = []
-            if unknown:
-                parts.append(f"unknown channel(s) {', '.join(map(repr, unknown))}")
-            if missing:
-                parts.append(f"missing channel(s) {', '.join(map(repr, missing))}")
+        differ = name_differences(columns, model, "channel")
+        if differ:
             raise BadInput(
                 f"--input {spec} has {len(columns)} channels ({', '.join(columns)}) but the "
-                f"model was trained on {len(model)} ({', '.join(model)}): "
-                f"{' and '.join(parts)}"
+                f"model was trained on {len(model)} ({', '.join(model)}): {differ}"
             )
         values = values[:, :, [columns.index(c) for c in model]]
         order = [model.index(c) for c in columns]
